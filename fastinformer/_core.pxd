@@ -1,2 +1,6 @@
 # Declarations of the compiled core's extension types, one include per domain.
 include "_core_keys.pxd"
+include "_core_store.pxd"
+include "_core_fifo.pxd"
+include "_core_ratelimit.pxd"
+include "_core_queue.pxd"

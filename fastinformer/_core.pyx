@@ -4,3 +4,7 @@
 # reads on its own; the pure-Python twin has one module per include file and
 # the same public names (see _core_py.py).
 include "_core_keys.pxi"
+include "_core_store.pxi"
+include "_core_fifo.pxi"
+include "_core_ratelimit.pxi"
+include "_core_queue.pxi"

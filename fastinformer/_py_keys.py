@@ -6,6 +6,8 @@ from typing import Any
 
 from fastinformer.errors import KeyFuncError
 
+__all__ = ["DeletedFinalStateUnknown", "meta_namespace_key", "split_meta_namespace_key"]
+
 
 class DeletedFinalStateUnknown:
     """Tombstone for an object whose deletion was only seen at relist.

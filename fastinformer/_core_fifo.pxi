@@ -1,0 +1,1 @@
+# (domain: fifo) filled in by its owner

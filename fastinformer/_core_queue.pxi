@@ -1,0 +1,1 @@
+# (domain: queue) filled in by its owner

@@ -1,0 +1,1 @@
+# (domain: ratelimit) filled in by its owner

@@ -1,0 +1,1 @@
+# (domain: store) filled in by its owner
