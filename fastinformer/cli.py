@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print the version and which core is loaded")
     info.set_defaults(func=_cmd_info)
+    from fastinformer.sim.cli import add_parser as add_sim_parser
+
+    add_sim_parser(sub)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""pyperf cases for the indexed store (``Indexer``): updates with three indexes, lookups.
+
+Data: 10,000 seeded pod-like dicts over 50 namespaces, 100 nodes and 20 ``app`` label
+values. Indexes: namespace (always present), the ``app`` label and the node name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+N_PODS = 10_000
+N_NAMESPACES = 50
+N_NODES = 100
+N_APPS = 20
+CHANGED_FRACTION = 0.1  # updates that move a pod to another app label or node
+
+
+def _pod(ns: int, name: int, app: int, node: int, rv: int) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "namespace": f"ns-{ns}",
+            "name": f"pod-{name}",
+            "resourceVersion": str(rv),
+            "labels": {"app": f"app-{app}", "tier": "web"},
+        },
+        "spec": {"nodeName": f"node-{node}", "containers": [{"name": "c", "image": "i"}]},
+        "status": {"phase": "Running"},
+    }
+
+
+def make_pods(seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two versions of every pod; in the second, 10% moved to another app label or node."""
+    rng = random.Random(seed)
+    first: list[dict[str, Any]] = []
+    second: list[dict[str, Any]] = []
+    for i in range(N_PODS):
+        ns, app, node = rng.randrange(N_NAMESPACES), rng.randrange(N_APPS), rng.randrange(N_NODES)
+        first.append(_pod(ns, i, app, node, rv=2 * i))
+        if rng.random() < CHANGED_FRACTION:
+            if rng.random() < 0.5:
+                app = (app + 1) % N_APPS
+            else:
+                node = (node + 1) % N_NODES
+        second.append(_pod(ns, i, app, node, rv=2 * i + 1))
+    return first, second
+
+
+def make_indexer(core: ModuleType) -> Any:
+    """An ``Indexer`` with the namespace, ``app`` label and node name indexes."""
+    return core.Indexer(
+        indexers={"app": core.label_index_func("app"), "node": core.node_name_index_func}
+    )
+
+
+def store_update_3_indexes(loops: int, core: ModuleType) -> float:
+    """``Indexer.update`` alternating two versions of every pod (10% change an index)."""
+    first, second = make_pods()
+    indexer = make_indexer(core)
+    indexer.replace(first)
+    update = indexer.update
+    stream = itertools.islice(itertools.cycle(second + first), loops)
+    t0 = time.perf_counter()
+    for obj in stream:
+        update(obj)
+    return time.perf_counter() - t0
+
+
+def store_by_index(loops: int, core: ModuleType) -> float:
+    """``Indexer.by_index("namespace", ns)``: about 200 pods per namespace."""
+    first, _ = make_pods()
+    indexer = make_indexer(core)
+    indexer.replace(first)
+    by_index = indexer.by_index
+    namespaces = [f"ns-{i}" for i in range(N_NAMESPACES)]
+    stream = itertools.islice(itertools.cycle(namespaces), loops)
+    t0 = time.perf_counter()
+    for ns in stream:
+        by_index("namespace", ns)
+    return time.perf_counter() - t0
+
+
+CASES: dict[str, Callable[[int, ModuleType], float]] = {
+    "store_update_3_indexes": store_update_3_indexes,
+    "store_by_index": store_by_index,
+}

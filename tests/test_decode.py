@@ -1,0 +1,411 @@
+"""Decoders: lists and watch events in typed and dict mode, errors, transforms, GC pause."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import msgspec
+import pytest
+
+from fastinformer.decode import (
+    DecodeMode,
+    ObjectDecoder,
+    decoder_for,
+    gc_paused,
+    resource_version_of,
+)
+from fastinformer.errors import DecodeError
+from fastinformer.models import ConfigMap, Deployment, Event, Pod, PodWithManagedFields
+from fastinformer.protocol import Decoder, ListMeta, WatchEvent
+from fastinformer.protocol import resource_version_of as protocol_resource_version_of
+
+RECORDINGS = Path("/work/shared/apiserver-recordings")
+
+
+def recording(name: str) -> dict[str, Any]:
+    path = RECORDINGS / name
+    if not path.exists():
+        pytest.skip(f"recording {name} not available")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def body_bytes(name: str) -> bytes:
+    return json.dumps(recording(name)["body"]).encode()
+
+
+def watch_lines(name: str) -> list[bytes]:
+    return [json.dumps(line).encode() for line in recording(name)["watch_lines"]]
+
+
+def pod_list(count: int) -> bytes:
+    """A PodList of ``count`` ~4.4 KB pods built from the recorded ones, names varied."""
+    base = recording("23-list-pods-field-selector-nodename-limit3.json")["body"]
+    items = []
+    for i in range(count):
+        pod = copy.deepcopy(base["items"][i % len(base["items"])])
+        pod["metadata"]["name"] = f"pod-{i}"
+        pod["metadata"]["resourceVersion"] = str(1000 + i)
+        items.append(pod)
+    body = {"kind": "PodList", "apiVersion": "v1", "metadata": base["metadata"], "items": items}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@pytest.fixture(params=["typed", "dict"])
+def mode(request: pytest.FixtureRequest) -> DecodeMode:
+    return cast(DecodeMode, request.param)
+
+
+def name_of(obj: Any) -> str:
+    return str(obj["metadata"]["name"] if isinstance(obj, dict) else obj.metadata.name)
+
+
+def managed_fields_of(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return obj["metadata"].get("managedFields")
+    return obj.metadata.managed_fields
+
+
+def test_decoder_satisfies_the_decoder_protocol() -> None:
+    decoder: Decoder = decoder_for("Pod")
+    assert isinstance(decoder, ObjectDecoder)
+
+
+def test_decode_list_returns_items_and_list_meta_of_recorded_pods(mode: DecodeMode) -> None:
+    for name in (
+        "23-list-pods-field-selector-nodename-limit3.json",
+        "24-list-pods-rv0-limit3-ignored-by-watch-cache.json",
+    ):
+        raw = recording(name)["body"]
+        items, meta = decoder_for("Pod", mode).decode_list(body_bytes(name))
+        assert [name_of(i) for i in items] == [i["metadata"]["name"] for i in raw["items"]]
+        assert meta == ListMeta(
+            raw["metadata"]["resourceVersion"],
+            raw["metadata"].get("continue"),
+            raw["metadata"].get("remainingItemCount"),
+        )
+        assert all(managed_fields_of(i) is None for i in items)
+
+
+def test_decode_list_typed_mode_gives_generated_structs() -> None:
+    items, _ = decoder_for("Pod").decode_list(pod_list(5))
+    assert all(type(i) is Pod for i in items)
+    assert items[3].metadata.name == "pod-3"
+    assert items[3].spec.containers[0].image_pull_policy == "IfNotPresent"
+
+
+def test_decode_list_reads_remaining_item_count_and_continue(mode: DecodeMode) -> None:
+    raw = recording("16-list-page1-limit2.json")["body"]
+    _, meta = decoder_for("ConfigMap", mode).decode_list(body_bytes("16-list-page1-limit2.json"))
+    assert meta.continue_ == raw["metadata"]["continue"]
+    assert meta.remaining_item_count == raw["metadata"]["remainingItemCount"]
+
+
+def test_metadata_only_lists_decode_as_partial_object_metadata(mode: DecodeMode) -> None:
+    decoder = decoder_for("meta.k8s.io/v1/PartialObjectMetadata", mode)
+    items, meta = decoder.decode_list(body_bytes("27-list-metadata-only.json"))
+    assert len(items) == 2
+    assert meta.remaining_item_count == 4
+    assert all(managed_fields_of(i) is None for i in items)
+
+
+def test_keep_managed_fields_keeps_them_in_both_modes(mode: DecodeMode) -> None:
+    decoder = decoder_for("Pod", mode, keep_managed_fields=True)
+    items, _ = decoder.decode_list(pod_list(2))
+    for item in items:
+        entries = managed_fields_of(item)
+        assert entries is not None and len(entries) == 2
+    if mode == "typed":
+        assert all(type(i) is PodWithManagedFields for i in items)
+
+
+def test_an_empty_list_has_no_items(mode: DecodeMode) -> None:
+    data = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}'
+    assert decoder_for("Pod", mode).decode_list(data) == ([], ListMeta("5"))
+    data = b'{"kind":"PodList","metadata":{"resourceVersion":"5"},"items":null}'
+    assert decoder_for("Pod", mode).decode_list(data) == ([], ListMeta("5"))
+
+
+def test_a_status_body_is_not_taken_for_an_empty_list(mode: DecodeMode) -> None:
+    with pytest.raises(DecodeError, match="got a Status: 410 Expired"):
+        decoder_for("ConfigMap", mode).decode_list(body_bytes("25-list-exact-too-old-410.json"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"{", b"[]", b'{"items": {}}', b'{"items": [1, 2]}', b"not json", b'{"items":[{"x":'],
+)
+def test_malformed_lists_raise_decode_error_with_a_sample(mode: DecodeMode, data: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        decoder_for("Pod", mode).decode_list(data)
+    assert info.value.sample == data[:200]
+
+
+def test_a_list_with_items_of_the_wrong_shape_is_rejected_in_typed_mode() -> None:
+    data = b'{"items":[{"metadata":{"name":5}}]}'
+    with pytest.raises(DecodeError, match=r"metadata\.name"):
+        decoder_for("Pod").decode_list(data)
+
+
+def test_watch_events_of_every_recorded_type_decode_in_both_modes(mode: DecodeMode) -> None:
+    decoder = decoder_for("ConfigMap", mode)
+    for name in (
+        "29-watch-from-rv-add-modify-delete.json",
+        "30-watch-rv0-initial-state.json",
+        "31-watch-label-selector-enter-leave.json",
+    ):
+        for raw, line in zip(recording(name)["watch_lines"], watch_lines(name), strict=True):
+            event = decoder.decode_event(line)
+            assert isinstance(event, WatchEvent)
+            assert event.type == raw["type"]
+            assert event.resource_version == raw["object"]["metadata"]["resourceVersion"]
+            assert resource_version_of(event.object) == event.resource_version
+            assert protocol_resource_version_of(event.object) == event.resource_version
+            assert event.initial_events_end is False
+            if mode == "typed":
+                assert type(event.object) is ConfigMap
+            else:
+                assert "managedFields" not in event.object["metadata"]
+            if raw["type"] != "BOOKMARK":
+                assert name_of(event.object) == raw["object"]["metadata"]["name"]
+
+
+def test_recorded_sequence_is_added_modified_deleted_bookmark() -> None:
+    lines = watch_lines("29-watch-from-rv-add-modify-delete.json")
+    types = [decoder_for("ConfigMap").decode_event(line).type for line in lines]
+    assert types == ["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+
+
+def test_bookmarks_are_minimal_objects_even_for_kinds_with_required_fields(
+    mode: DecodeMode,
+) -> None:
+    line = (
+        b'{"type":"BOOKMARK","object":{"kind":"Event","apiVersion":"v1",'
+        b'"metadata":{"resourceVersion":"77","creationTimestamp":null}}}'
+    )
+    event = decoder_for("Event", mode).decode_event(line)
+    assert event.type == "BOOKMARK"
+    assert event.resource_version == "77"
+    assert event.initial_events_end is False
+    if mode == "typed":
+        assert type(event.object) is Event
+        assert event.object.involved_object is None
+
+
+def test_initial_events_end_bookmark_is_flagged(mode: DecodeMode) -> None:
+    line = (
+        b'{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":'
+        b'{"resourceVersion":"900","annotations":{"k8s.io/initial-events-end":"true"}}}}'
+    )
+    event = decoder_for("Pod", mode).decode_event(line)
+    assert event.initial_events_end is True
+    assert event.resource_version == "900"
+    other = line.replace(b'"true"', b'"false"')
+    assert decoder_for("Pod", mode).decode_event(other).initial_events_end is False
+
+
+def test_error_events_carry_the_status_as_a_dict(mode: DecodeMode) -> None:
+    (line,) = watch_lines("32-watch-too-old-rv-410.json")
+    for kind in ("Pod", "ConfigMap"):
+        event = decoder_for(kind, mode).decode_event(line)
+        assert event.type == "ERROR"
+        assert event.resource_version == ""
+        assert event.object["code"] == 410
+        assert event.object["reason"] == "Expired"
+
+
+def test_typed_events_decode_full_pods_without_managed_fields() -> None:
+    pod = json.loads(pod_list(1))["items"][0]
+    line = json.dumps({"type": "MODIFIED", "object": pod}).encode()
+    event = decoder_for("Pod").decode_event(line)
+    pod_obj = event.object
+    assert type(pod_obj) is Pod
+    assert pod_obj.metadata is not None
+    assert pod_obj.metadata.managed_fields is None
+    assert event.resource_version == pod["metadata"]["resourceVersion"]
+    kept = decoder_for("Pod", keep_managed_fields=True).decode_event(line)
+    assert len(kept.object.metadata.managed_fields) == 2
+
+
+def test_dict_events_keep_managed_fields_when_asked() -> None:
+    pod = json.loads(pod_list(1))["items"][0]
+    line = json.dumps({"type": "ADDED", "object": pod}).encode()
+    event = decoder_for("Pod", "dict", keep_managed_fields=True).decode_event(line)
+    assert event.object["metadata"]["managedFields"] == pod["metadata"]["managedFields"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"", "truncated"),
+        (b"\n", "truncated"),
+        (b'{"type":"ADDED","object":{"metadata":{"name":"a"}', "truncated"),
+        (b'{"type":"ADDED","object":', "truncated"),
+        (b"garbage", "malformed"),
+        (b'{"type":"FOO","object":{}}', "FOO"),
+        (b'{"type":"added","object":{}}', "added"),
+        (b'{"object":{}}', "type"),
+        (b'{"type":"ADDED"}', "object"),
+        (b'{"type":"ADDED","object":null}', "null"),
+        (b'{"type":"ERROR","object":"boom"}', "str"),
+        (b"[1]", "array"),
+        (b'{"type":"BOOKMARK","object":{"metadata":{}}}', "resourceVersion"),
+    ],
+)
+def test_bad_watch_lines_raise_decode_error_with_a_short_sample(
+    mode: DecodeMode, line: bytes, message: str
+) -> None:
+    with pytest.raises(DecodeError, match=message) as info:
+        decoder_for("Pod", mode).decode_event(line)
+    assert info.value.sample == line[:200]
+
+
+def test_decode_error_sample_is_at_most_200_bytes(mode: DecodeMode) -> None:
+    line = b'{"type":"ADDED","object":{"metadata":{"name":"' + b"x" * 1000
+    with pytest.raises(DecodeError) as info:
+        decoder_for("Pod", mode).decode_event(line)
+    assert info.value.sample == line[:200]
+    assert len(str(info.value)) < 400
+
+
+def test_transform_applies_to_list_items_and_object_events_only(mode: DecodeMode) -> None:
+    seen: list[Any] = []
+
+    def tag(obj: Any) -> Any:
+        seen.append(obj)
+        return ("transformed", name_of(obj))
+
+    decoder = decoder_for("ConfigMap", mode, transform=tag)
+    items, _ = decoder.decode_list(body_bytes("16-list-page1-limit2.json"))
+    assert items == [("transformed", "a"), ("transformed", "c0")]
+    events = [
+        decoder.decode_event(x) for x in watch_lines("29-watch-from-rv-add-modify-delete.json")
+    ]
+    assert [e.object[0] if e.type != "BOOKMARK" else None for e in events] == [
+        "transformed",
+        "transformed",
+        "transformed",
+        None,
+    ]
+    assert events[1].resource_version == "201241"
+    (error,) = watch_lines("32-watch-too-old-rv-410.json")
+    assert isinstance(decoder.decode_event(error).object, dict)
+    assert len(seen) == 5
+
+
+def test_decoders_are_built_once_per_resource_and_options() -> None:
+    assert decoder_for("Pod") is decoder_for("v1/Pod")
+    assert decoder_for("Pod") is decoder_for(SimpleNamespace(group="", version="v1", kind="Pod"))
+    assert decoder_for("Pod") is not decoder_for("Pod", "dict")
+    assert decoder_for("Pod") is not decoder_for("Pod", keep_managed_fields=True)
+    assert decoder_for("Pod", transform=str) is decoder_for("Pod", transform=str)
+    assert decoder_for("Pod", transform=str) is not decoder_for("Pod", transform=repr)
+
+
+def test_resources_kinds_and_api_version_pairs_resolve_to_the_same_model() -> None:
+    resource = SimpleNamespace(group="apps", version="v1", plural="deployments", kind="Deployment")
+    for spec in ("Deployment", "apps/v1/Deployment", resource):
+        decoder = decoder_for(spec)
+        assert decoder.model is Deployment
+        assert (decoder.api_version, decoder.kind, decoder.mode) == (
+            "apps/v1",
+            "Deployment",
+            "typed",
+        )
+
+
+def test_resource_names_resolve_through_the_resources_table() -> None:
+    pytest.importorskip("fastinformer.resources")
+    assert decoder_for("pods").model is Pod
+
+
+def test_a_struct_type_is_decoded_into_directly() -> None:
+    class Slim(msgspec.Struct):
+        metadata: dict[str, Any]
+
+    decoder = decoder_for(Slim)
+    items, _ = decoder.decode_list(pod_list(2))
+    assert [type(i) for i in items] == [Slim, Slim]
+    assert items[0].metadata["name"] == "pod-0"
+
+
+def test_kinds_without_a_model_decode_as_dicts_in_typed_mode() -> None:
+    decoder = decoder_for("example.com/v1/Widget")
+    assert decoder.mode == "dict"
+    assert decoder.model is None
+    items, _ = decoder.decode_list(b'{"items":[{"metadata":{"name":"w","managedFields":[]}}]}')
+    assert items == [{"metadata": {"name": "w"}}]
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        decoder_for("Pod", "yaml")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="decoder_for"):
+        decoder_for(42)
+
+
+@pytest.fixture
+def gc_enabled() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_gc_paused_disables_the_gc_and_restores_it(gc_enabled: None) -> None:
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_a_disabled_gc_disabled(gc_enabled: None) -> None:
+    gc.disable()
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_gc_paused_reenables_only_after_the_last_overlapping_pause(gc_enabled: None) -> None:
+    inside = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with gc_paused():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    with gc_paused():
+        thread.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()
+
+
+def test_decode_list_restores_the_gc_even_when_decoding_fails(gc_enabled: None) -> None:
+    with pytest.raises(DecodeError):
+        decoder_for("Pod").decode_list(b"{")
+    assert gc.isenabled()
+    decoder_for("Pod").decode_list(pod_list(3))
+    assert gc.isenabled()
+
+
+def test_resource_version_of_reads_typed_and_dict_objects() -> None:
+    items, _ = decoder_for("Pod").decode_list(pod_list(1))
+    assert resource_version_of(items[0]) == "1000"
+    assert resource_version_of({"metadata": {"resourceVersion": "7"}}) == "7"
+    assert resource_version_of({"metadata": None}) == ""
+    assert resource_version_of(object()) == ""
