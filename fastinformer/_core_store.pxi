@@ -1,10 +1,13 @@
 # Store / indexer: a thread-safe map of key -> object with secondary indexes.
 #
 # Layout: _items maps each key to a _StoreEntry holding the object and, per index, the
-# values it was indexed under (None, one str, or a tuple of distinct strs). Index
-# buckets are sets of entries, so a lookup reads objects straight from the entries and
-# an update whose index values did not change touches no index at all. One PyThread
-# lock per store guards _items, the entries and the buckets together.
+# bucket(s) it is filed in. An index maps a value to a _StoreBucket: the value and the
+# set of entries filed under it. A lookup reads objects straight from the entries; an
+# update compares its new values with the buckets' values and, when they are unchanged
+# (the common case), touches no index. Entries and their buckets point at each other:
+# whoever drops an index without removing its entries one by one must empty its
+# buckets (_store_release_buckets) so memory is freed at once, not by the cycle
+# collector. One PyThread lock per store guards _items, the entries and the buckets.
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -34,6 +37,13 @@ cdef inline void _store_lock(PyThread_type_lock lock) noexcept:
 
 cdef inline void _store_unlock(PyThread_type_lock lock) noexcept:
     PyThread_release_lock(lock)
+
+
+cdef inline str _store_str(object s, str what):
+    """``s`` if it is a ``str`` (subclasses too), else a ``TypeError`` naming ``what``."""
+    if type(s) is str or isinstance(s, str):
+        return <str>s
+    raise TypeError(f"{what} must be str, not {type(s).__name__}")
 
 
 # -- built-in index functions -------------------------------------------------------------
@@ -91,8 +101,8 @@ cdef class _NamespaceIndexFunc(_BuiltinIndexFunc):
 cdef class _LabelIndexFunc(_BuiltinIndexFunc):
     """``[labels[label_key]]``, ``[]`` when the label is absent."""
 
-    def __init__(self, str label_key not None):
-        self.label_key = label_key
+    def __init__(self, label_key):
+        self.label_key = _store_str(label_key, "label_key")
 
     cdef object values_of(self, object obj):
         cdef object labels = _store_field(
@@ -134,7 +144,7 @@ namespace_index_func = _NamespaceIndexFunc()
 node_name_index_func = _NodeNameIndexFunc()
 
 
-def label_index_func(str label_key not None):
+def label_index_func(label_key):
     """Return an index function by the value of label ``label_key`` (``[]`` when absent)."""
     return _LabelIndexFunc(label_key)
 
@@ -319,11 +329,12 @@ cdef inline list _store_objects(set entries):
 cdef class ThreadSafeStore:
     """A map of ``key -> object`` with secondary indexes, safe for concurrent use.
 
-    One internal lock guards the items and the indexes together. Index functions run
-    outside the lock on ``add``/``update``/``replace``/``index`` (they may read the store)
-    and under it in ``add_indexers``. If an index function raises, the store is left
-    unchanged and the error propagates. Query results are new lists (snapshots); the
-    objects in them are shared, not copied: do not mutate them.
+    ``indexers`` maps index names to index functions (``obj -> list[str]``, duplicate
+    values ignored). One internal lock guards the items and the indexes together. Index
+    functions run outside the lock on ``add``/``update``/``replace``/``index`` (they may
+    read the store) and under it in ``add_indexers``. If an index function raises, the
+    store is left unchanged and the error propagates. Query results are new lists
+    (snapshots); the objects in them are shared, not copied: do not mutate them.
     """
 
     def __cinit__(self):
@@ -344,6 +355,9 @@ cdef class ThreadSafeStore:
 
     def __init__(self, indexers=None):
         cdef dict checked = _store_check_indexers(indexers)
+        cdef list old_indices = self._indices
+        self._items = {}
+        _store_release_buckets(old_indices)
         # Registration is append-only; _names/_funcs/_positions are replaced, never
         # mutated, so a writer can tell (by identity) that indexers changed meanwhile.
         self._names = tuple(checked)
@@ -368,17 +382,17 @@ cdef class ThreadSafeStore:
 
     # -- writes ------------------------------------------------------------------------
 
-    def add(self, str key not None, obj):
+    def add(self, key, obj):
         """Store ``obj`` under ``key``, replacing any previous object; same as :meth:`update`."""
-        self._put(key, obj)
+        self._put(_store_str(key, "store key"), obj)
 
-    def update(self, str key not None, obj):
+    def update(self, key, obj):
         """Store ``obj`` under ``key`` and move its index entries; takes the lock to commit."""
-        self._put(key, obj)
+        self._put(_store_str(key, "store key"), obj)
 
-    def delete(self, str key not None):
+    def delete(self, key):
         """Remove the object under ``key`` and its index entries; no-op if absent (locks)."""
-        self._remove(key)
+        self._remove(_store_str(key, "store key"))
 
     def replace(self, items, resource_version=""):
         """Swap the whole content for ``items`` and rebuild every index.
@@ -389,9 +403,7 @@ cdef class ThreadSafeStore:
         """
         cdef dict objs = {}
         for key, obj in items.items():
-            if not isinstance(key, str):
-                raise TypeError(f"store key must be str, not {type(key).__name__}")
-            objs[key] = obj
+            objs[_store_str(key, "store key")] = obj
         self._replace(objs)
 
     def add_indexers(self, indexers):
@@ -534,9 +546,9 @@ cdef class ThreadSafeStore:
             raise IndexNotFoundError(name, self._names)
         return <Py_ssize_t>found
 
-    def get(self, str key not None):
+    def get(self, key):
         """Return the object stored under ``key``, or ``None``."""
-        return self._get(key)
+        return self._get(_store_str(key, "store key"))
 
     def list(self):
         """Return a snapshot of every stored object (unordered)."""
@@ -554,12 +566,12 @@ cdef class ThreadSafeStore:
         finally:
             _store_unlock(self._lock)
 
-    def index(self, str name not None, obj):
+    def index(self, name, obj):
         """Return the stored objects sharing at least one value of index ``name`` with ``obj``.
 
         The index function runs on ``obj`` outside the lock.
         """
-        cdef Py_ssize_t pos = self._position(name)
+        cdef Py_ssize_t pos = self._position(_store_str(name, "index name"))
         cdef object values = _store_compute((self._funcs[pos],), obj)[0]
         cdef dict index
         cdef object found
@@ -583,35 +595,40 @@ cdef class ThreadSafeStore:
         finally:
             _store_unlock(self._lock)
 
-    def index_keys(self, str name not None, str value not None):
+    def index_keys(self, name, value):
         """Return the keys whose objects have ``value`` in index ``name``."""
+        cdef str index_name = _store_str(name, "index name")
+        cdef str index_value = _store_str(value, "index value")
         cdef object found
         _store_lock(self._lock)
         try:
-            found = (<dict>self._indices[self._position(name)]).get(value)
+            found = (<dict>self._indices[self._position(index_name)]).get(index_value)
             if found is None:
                 return []
             return [(<_StoreEntry>e).key for e in (<_StoreBucket>found).entries]
         finally:
             _store_unlock(self._lock)
 
-    def by_index(self, str name not None, str value not None):
+    def by_index(self, name, value):
         """Return the objects that have ``value`` in index ``name``."""
+        cdef str index_name = _store_str(name, "index name")
+        cdef str index_value = _store_str(value, "index value")
         cdef object found
         _store_lock(self._lock)
         try:
-            found = (<dict>self._indices[self._position(name)]).get(value)
+            found = (<dict>self._indices[self._position(index_name)]).get(index_value)
             if found is None:
                 return []
             return _store_objects((<_StoreBucket>found).entries)
         finally:
             _store_unlock(self._lock)
 
-    def list_index_func_values(self, str name not None):
+    def list_index_func_values(self, name):
         """Return the values present in index ``name`` (buckets are never empty)."""
+        cdef str index_name = _store_str(name, "index name")
         _store_lock(self._lock)
         try:
-            return list(<dict>self._indices[self._position(name)])
+            return list(<dict>self._indices[self._position(index_name)])
         finally:
             _store_unlock(self._lock)
 
@@ -684,9 +701,9 @@ cdef class Indexer:
         """Return the stored object with ``obj``'s key, or ``None``."""
         return self._store._get(self._key(obj))
 
-    def get_by_key(self, str key not None):
+    def get_by_key(self, key):
         """Return the object stored under ``key``, or ``None``."""
-        return self._store._get(key)
+        return self._store._get(_store_str(key, "store key"))
 
     def list(self):
         """Return a snapshot of every stored object."""

@@ -173,20 +173,25 @@ def _check_indexers(indexers: Mapping[str, IndexFunc]) -> dict[str, IndexFunc]:
     return checked
 
 
+def _check_str(s: Any, what: str) -> str:
+    if not isinstance(s, str):
+        raise TypeError(f"{what} must be str, not {type(s).__name__}")
+    return s
+
+
 def _check_key(key: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"store key must be str, not {type(key).__name__}")
-    return key
+    return _check_str(key, "store key")
 
 
 class ThreadSafeStore:
     """A map of ``key -> object`` with secondary indexes, safe for concurrent use.
 
-    One internal lock guards the items and the indexes together. Index functions run
-    outside the lock on ``add``/``update``/``replace``/``index`` (they may read the store)
-    and under it in ``add_indexers``. If an index function raises, the store is left
-    unchanged and the error propagates. Query results are new lists (snapshots); the
-    objects in them are shared, not copied: do not mutate them.
+    ``indexers`` maps index names to index functions (``obj -> list[str]``, duplicate
+    values ignored). One internal lock guards the items and the indexes together. Index
+    functions run outside the lock on ``add``/``update``/``replace``/``index`` (they may
+    read the store) and under it in ``add_indexers``. If an index function raises, the
+    store is left unchanged and the error propagates. Query results are new lists
+    (snapshots); the objects in them are shared, not copied: do not mutate them.
     """
 
     __slots__ = ("_funcs", "_indices", "_items", "_lock", "_names", "_positions", "_values")
@@ -325,6 +330,7 @@ class ThreadSafeStore:
 
     def get(self, key: str) -> Any | None:
         """Return the object stored under ``key``, or ``None``."""
+        _check_key(key)
         with self._lock:
             return self._items.get(key)
 
@@ -358,11 +364,13 @@ class ThreadSafeStore:
 
     def index_keys(self, name: str, value: str) -> builtins.list[str]:
         """Return the keys whose objects have ``value`` in index ``name``."""
+        _check_str(value, "index value")
         with self._lock:
             return list(self._indices[self._position(name)].get(value, ()))
 
     def by_index(self, name: str, value: str) -> builtins.list[Any]:
         """Return the objects that have ``value`` in index ``name``."""
+        _check_str(value, "index value")
         with self._lock:
             keys = self._indices[self._position(name)].get(value, ())
             items = self._items
@@ -379,7 +387,7 @@ class ThreadSafeStore:
             return dict(zip(self._names, self._funcs, strict=True))
 
     def _position(self, name: str) -> int:
-        pos = self._positions.get(name)
+        pos = self._positions.get(_check_str(name, "index name"))
         if pos is None:
             raise IndexNotFoundError(name, self._names)
         return pos

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fastinformer.sim.cli import add_parser as add_sim_parser
 
     add_sim_parser(sub)
+    from fastinformer.bench.cli import register as register_bench
+
+    register_bench(sub)
     return parser
 
 

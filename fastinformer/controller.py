@@ -180,9 +180,8 @@ class Controller:
         self._started = False
         self._stopping = threading.Event()
         self._workers_started = threading.Event()
-        self._done = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._untrack_queue = track_queue(self.queue)
+        self._untrack_queue: Callable[[], None] | None = None
 
     # -- sources ---------------------------------------------------------------------
 
@@ -244,28 +243,30 @@ class Controller:
         """Queue ``key`` after ``delay`` seconds."""
         self.queue.add_after(key, delay)
 
-    def _enqueue_for(self, source: _Source, obj: Any) -> None:
-        """Enqueue the keys of ``obj`` (a tombstone is unwrapped) for ``source``."""
-        obj = unwrap_tombstone(obj)
+    def _enqueue_for(self, source: _Source, *objs: Any) -> None:
+        """Enqueue the keys of ``objs`` (tombstones are unwrapped) that pass ``source``'s
+        predicate; keys shared by several objects are added once."""
         try:
-            if source.predicate is not None and not source.predicate(obj):
-                return
-            keys = source.map_func(obj)
-            for key in keys:
-                self.queue.add(key)
+            keys: set[str] = set()
+            for obj in objs:
+                obj = unwrap_tombstone(obj)
+                if source.predicate is None or source.predicate(obj):
+                    keys.update(source.map_func(obj))
         except Exception:
             log.exception(
                 "controller %s: mapping a %s event to keys failed", self.name, source.label
             )
+            return
+        add = self.queue.add
+        for key in keys:
+            add(key)
 
     def _register_locked(self, source: _Source) -> None:
         def on_add(obj: Any) -> None:
             self._enqueue_for(source, obj)
 
         def on_update(old: Any, new: Any) -> None:
-            if old is not new:
-                self._enqueue_for(source, old)
-            self._enqueue_for(source, new)
+            self._enqueue_for(source, old, new)
 
         def on_delete(obj: Any) -> None:
             self._enqueue_for(source, obj)
@@ -285,11 +286,14 @@ class Controller:
         with self._lock:
             if self._started:
                 raise RuntimeError(f"controller {self.name} was already started")
+            if self._stopping.is_set():
+                raise RuntimeError(f"controller {self.name} was stopped; it cannot start")
             if not self._sources:
                 raise RuntimeError(f"controller {self.name} watches nothing: add a source")
             self._started = True
             for source in self._sources:
                 self._register_locked(source)
+            self._untrack_queue = track_queue(self.queue)  # metrics refresh its gauges
         for source in self._sources:
             source.informer.start()
         starter = threading.Thread(
@@ -305,11 +309,9 @@ class Controller:
                     self.name,
                     self._cache_sync_timeout,
                 )
-            self._done.set()
             return
         with self._lock:
             if self._stopping.is_set():
-                self._done.set()
                 return
             for i in range(self.workers):
                 t = threading.Thread(
@@ -356,8 +358,10 @@ class Controller:
         for t in threads:
             if t is not threading.current_thread():
                 t.join(timeout)
-        self._untrack_queue()
-        self._done.set()
+        with self._lock:
+            untrack, self._untrack_queue = self._untrack_queue, None
+        if untrack is not None:
+            untrack()
         return drained
 
     def run(self, stop: threading.Event) -> None:

@@ -12,9 +12,10 @@ implementing :class:`fastinformer.protocol.Decoder`:
 
 Either way ``keep_managed_fields=True`` keeps ``managedFields``, and ``transform(obj)``
 is applied to every decoded list item and ADDED/MODIFIED/DELETED object. Bulk decoding
-runs with the cyclic GC paused (:func:`gc_paused`): collections triggered by the
-thousands of containers a large list allocates would otherwise make it several times
-slower. Decoders are stateless and may be shared between threads.
+runs with the cyclic GC paused (:func:`gc_paused`), and what it allocated is then moved to
+the oldest generation untraversed: collections triggered by the thousands of containers a
+large list allocates would otherwise make it several times slower. Decoders are
+stateless and may be shared between threads.
 """
 
 from __future__ import annotations
@@ -67,18 +68,26 @@ class _GCPause:
         self._lock = threading.Lock()
         self._depth = 0
         self._was_enabled = False
+        self._promote = False
 
-    def enter(self) -> None:
+    def enter(self, promote: bool) -> None:
         with self._lock:
             if self._depth == 0:
                 self._was_enabled = gc.isenabled()
+                self._promote = False
                 gc.disable()
             self._depth += 1
+            self._promote = self._promote or promote
 
     def exit(self) -> None:
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._was_enabled:
+                if self._promote and gc.get_freeze_count() == 0:
+                    # Splice every tracked object into the oldest generation without
+                    # traversing it: what the pause allocated is long-lived (a cache).
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
@@ -86,14 +95,19 @@ _GC_PAUSE = _GCPause()
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(promote: bool = True) -> Iterator[None]:
     """Pause the cyclic GC for the block (reentrant and thread-safe).
 
     Use it around a relist's decode-and-replace: the objects allocated are not garbage,
-    so the collections they trigger only cost time. Reference counting still frees
+    so the collections they would trigger only cost time. With ``promote`` (the
+    default), when the outermost pause ends the objects allocated meanwhile move
+    straight to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``, skipped
+    while the application keeps objects frozen), so the young-generation collections
+    that would otherwise follow do not traverse them either; cyclic garbage created
+    meanwhile waits for the next full collection. Reference counting still frees
     everything that is not part of a cycle.
     """
-    _GC_PAUSE.enter()
+    _GC_PAUSE.enter(promote)
     try:
         yield
     finally:
@@ -132,6 +146,7 @@ class _Status(msgspec.Struct, gc=False):
 
 
 def _list_type(item: Any) -> Any:
+    """A list body with ``item`` items; the Status fields tell a refusal from a list."""
     return msgspec.defstruct(
         "ListEnvelope",
         [

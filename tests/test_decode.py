@@ -395,6 +395,41 @@ def test_gc_paused_reenables_only_after_the_last_overlapping_pause(gc_enabled: N
     assert gc.isenabled()
 
 
+def test_gc_paused_moves_what_it_allocated_to_the_oldest_generation(gc_enabled: None) -> None:
+    with gc_paused():
+        marker = [[i] for i in range(1000)]
+    assert gc.get_count()[0] < 100
+    assert any(obj is marker for obj in gc.get_objects(generation=2))
+
+
+def test_gc_paused_promotes_once_at_the_outermost_exit_only_when_asked(
+    gc_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    with gc_paused(promote=False):
+        pass
+    assert calls == []
+    with gc_paused(promote=False):
+        with gc_paused():
+            pass
+        assert calls == []
+    assert calls == ["freeze", "unfreeze"]
+
+
+def test_gc_paused_leaves_objects_the_application_froze_frozen(gc_enabled: None) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            marker = [[i] for i in range(10)]
+        assert gc.get_freeze_count() == frozen
+        assert marker
+    finally:
+        gc.unfreeze()
+
+
 def test_decode_list_restores_the_gc_even_when_decoding_fails(gc_enabled: None) -> None:
     with pytest.raises(DecodeError):
         decoder_for("Pod").decode_list(b"{")

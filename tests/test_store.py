@@ -138,6 +138,35 @@ def test_non_string_key_is_rejected_and_nothing_is_stored(core: ModuleType) -> N
     assert len(store) == 0
 
 
+def test_queries_with_non_string_keys_names_or_values_are_type_errors(core: ModuleType) -> None:
+    store = app_store(core)
+    calls: list[Callable[[], Any]] = [
+        lambda: store.get(1),
+        lambda: store.delete(None),
+        lambda: store.by_index("app", None),
+        lambda: store.index_keys("app", 3),
+        lambda: store.by_index(None, "web"),
+        lambda: store.list_index_func_values(b"app"),
+        lambda: store.index(1, {}),
+        lambda: core.Indexer().get_by_key(1),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="must be str"):
+            call()
+
+
+def test_string_subclasses_work_as_keys_names_and_values(core: ModuleType) -> None:
+    class Name(str):
+        pass
+
+    store = core.ThreadSafeStore({"v": lambda o: [Name(o["v"])]})
+    store.add(Name("k"), {"v": "x"})
+    assert store.get("k") == {"v": "x"}
+    assert store.index_keys(Name("v"), Name("x")) == ["k"]
+    assert store.by_index("v", "x") == [{"v": "x"}]
+    assert core.label_index_func(Name("app"))(pod("a", labels={"app": "web"})) == ["web"]
+
+
 def test_repr_shows_size_and_index_names(core: ModuleType) -> None:
     store = app_store(core)
     store.add("a", pod("a"))
@@ -458,6 +487,28 @@ def test_add_indexers_whose_function_raises_changes_nothing(core: ModuleType) ->
     assert list(store.get_indexers()) == ["app"]
     store.add_indexers({"v": lambda o: [o["v"]]})
     assert store.index_keys("v", "2") == ["b"]
+
+
+@pytest.mark.parametrize("write", ["update", "replace"])
+def test_indexer_added_while_a_write_computes_its_values_is_honoured(
+    core: ModuleType, write: str
+) -> None:
+    store: Any = None
+    added: list[str] = []
+
+    def adds_an_indexer_once(obj: Any) -> list[str]:
+        if not added:
+            added.append("late")
+            store.add_indexers({"late": lambda o: ["late-" + o["v"]]})
+        return [obj["v"]]
+
+    store = core.ThreadSafeStore({"v": adds_an_indexer_once})
+    if write == "update":
+        store.update("a", {"v": "1"})
+    else:
+        store.replace({"a": {"v": "1"}})
+    assert store.index_keys("v", "1") == ["a"]
+    assert store.index_keys("late", "late-1") == ["a"]
 
 
 # -- replace ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ Everything runs on one event loop; the store may also be written from other thre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -42,13 +41,16 @@ from fastinformer.sim.store import (
     Event,
     SimStore,
     StoredObject,
+    watch_parts,
 )
 from fastinformer.sim.tokens import encode_continue
 
 JSON = "application/json"
 _PARTIAL_LIST_PREFIX = b'{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1",'
 _CHUNK_ITEMS = 512
-_EVENTS_PER_WRITE = 1024
+_EVENTS_PER_WRITE = 256
+_HIGH_WATER = 1 << 20
+"""Bytes queued on a watch connection above which the watch waits for its client."""
 _VERSION_INFO = {
     "major": "1",
     "minor": "32",
@@ -118,11 +120,33 @@ class _Target:
 
 @dataclass
 class _Watches:
-    """Open watches and the broadcast used to wake them (loop thread only)."""
+    """Open watches and the futures of those waiting for a commit (loop thread only)."""
 
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: set[asyncio.Future[None]] = field(default_factory=set)
     open: set[asyncio.Task[Any]] = field(default_factory=set)
     closing: bool = False
+
+    async def changed(self, timeout: float) -> None:
+        """Return after the next commit, or after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiters.add(waiter)
+        timer = loop.call_later(max(0.0, timeout), _settle, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self.waiters.discard(waiter)
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, set()
+        for waiter in waiters:
+            _settle(waiter)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class SimServer:
@@ -181,8 +205,7 @@ class SimServer:
         self._wake_pending = False
         watches = self._watches
         if watches is not None:
-            event, watches.changed = watches.changed, asyncio.Event()
-            event.set()
+            watches.wake()
 
     async def close_watches(self) -> None:
         """End every open watch (server shutdown or a dropped-connection fault)."""
@@ -496,10 +519,7 @@ class SimServer:
             watches = self._watches
             if remaining <= 0 or watches is None:
                 raise st.too_large_resource_version(rv, self.store.resource_version)
-            try:
-                await asyncio.wait_for(watches.changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                continue
+            await watches.changed(remaining)
 
     async def _send_list(
         self,
@@ -573,7 +593,13 @@ class _Dropped(Exception):
 
 class _WatchStream:
     """One open watch: initial events, live events filtered by namespace and selectors,
-    bookmarks, timeout and the stream faults."""
+    bookmarks, timeout and the stream faults.
+
+    Event lines go straight to the transport, every pending line in one HTTP chunk (one
+    join of the shared encodings, framed here), and the client is waited for only when
+    more than :data:`_HIGH_WATER` bytes are queued. Control lines and faulty streams use
+    the response's own writer.
+    """
 
     def __init__(
         self, server: SimServer, request: web.Request, target: _Target, opts: Options
@@ -594,6 +620,7 @@ class _WatchStream:
         )
 
     async def prepare(self) -> None:
+        """Send the headers (a StreamResponse sends them at once, before any line)."""
         self.resp.enable_chunked_encoding()
         await self.resp.prepare(self.request)
 
@@ -603,6 +630,7 @@ class _WatchStream:
             transport.abort()
 
     async def send(self, data: bytes) -> None:
+        """Send ``data`` through the response writer, applying the stream faults."""
         faults = self.server.faults
         if faults.drop_generation != self.drop_generation:
             raise _Dropped
@@ -617,6 +645,25 @@ class _WatchStream:
                 await self.resp.write(data[: max(1, len(data) // 2)])
                 raise _Dropped
         await self.server._write(self.resp, data)
+
+    async def emit(self, parts: list[bytes | memoryview]) -> None:
+        """Send the lines whose pieces are ``parts[1:]`` as one chunk (``parts[0]`` is a
+        placeholder for the chunk header)."""
+        faults = self.server.faults
+        if (faults.has_line_faults or faults.trickle_bytes_per_second is not None
+                or faults.stall_until > time.monotonic()):
+            await self.send(b"".join(parts[1:]))
+            return
+        if faults.drop_generation != self.drop_generation:
+            raise _Dropped
+        transport = self.request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the watch connection is closed")
+        parts[0] = b"%x\r\n" % sum(map(len, parts))
+        parts.append(b"\r\n")
+        transport.write(b"".join(parts))
+        if transport.get_write_buffer_size() > _HIGH_WATER:
+            await self.request.writer.drain()
 
     def _matches(self, stored: StoredObject | None) -> bool:
         if stored is None:
@@ -662,27 +709,22 @@ class _WatchStream:
         await self._follow(start_rv)
 
     async def _send_initial(self, items: list[StoredObject]) -> None:
-        batch: list[bytes] = []
-        for stored in items:
-            if self.predicate is not None and not self.predicate(stored):
-                continue
-            body = stored.partial_json() if self.partial else stored.full_json()
-            batch.append(b'{"type":"ADDED","object":' + body + b"}\n")
-            if len(batch) >= _CHUNK_ITEMS:
-                await self.send(b"".join(batch))
-                batch = []
-        if batch:
-            await self.send(b"".join(batch))
+        predicate, partial = self.predicate, self.partial
+        for start in range(0, len(items), _EVENTS_PER_WRITE):
+            chunk = items[start:start + _EVENTS_PER_WRITE]
+            if predicate is not None:
+                chunk = [stored for stored in chunk if predicate(stored)]
+            if chunk:
+                await self.emit(watch_parts([Event(ADDED, s, None) for s in chunk], partial))
 
     def _lines(self, events: list[Event]) -> list[bytes | memoryview]:
-        """The pieces of the lines this watch sends for ``events`` (joined by the caller)."""
-        parts: list[bytes | memoryview] = []
+        """A chunk-header placeholder, then the pieces of the lines this watch sends for
+        ``events`` (see :meth:`emit`)."""
+        if self.predicate is None and self.namespace is None:
+            return watch_parts(events, self.partial)
+        parts: list[bytes | memoryview] = [b""]
         extend = parts.extend
         partial = self.partial
-        if self.predicate is None and self.namespace is None:
-            for event in events:
-                extend(event.parts(event.type, partial))
-            return parts
         for event in events:
             if event.type == ADDED:
                 if self._matches(event.obj):
@@ -709,7 +751,6 @@ class _WatchStream:
         next_bookmark = time.monotonic() + interval
         last_bookmark = start_rv
         while True:
-            changed = watches.changed
             if watches.closing:
                 return
             if server.faults.drop_generation != self.drop_generation:
@@ -721,10 +762,10 @@ class _WatchStream:
                     f"too old resource version: {position} ({rv})")))
                 return
             if events:
-                lines = self._lines(events)
+                parts = self._lines(events)
                 position = events[-1].rv
-                if lines:
-                    await self.send(b"".join(lines))
+                if len(parts) > 1:
+                    await self.emit(parts)
                 continue
             now = time.monotonic()
             if now >= self.deadline:
@@ -742,8 +783,7 @@ class _WatchStream:
                     await self.send(self._bookmark(current))
                 continue
             wait = min(self.deadline, next_bookmark if opts.allow_bookmarks else self.deadline)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(changed.wait(), max(0.0, min(wait - now, 0.5)))
+            await watches.changed(min(wait - now, 0.5))
 
 
 # Helpers ------------------------------------------------------------------------------------

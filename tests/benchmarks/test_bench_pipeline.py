@@ -1,0 +1,135 @@
+"""pytest-benchmark suite: decoding, store operations and the whole informer pipeline.
+
+Run with ``pytest tests/benchmarks`` (not part of the default test run); add
+``--benchmark-json out.json`` to keep the figures. Seeded data, no network.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fastinformer.decode import decoder_for
+from fastinformer.informer import SharedIndexInformer
+from fastinformer.protocol import ListOptions, ListResult, WatchEvent
+from fastinformer.resources import resource_for
+from fastinformer.store import Indexer
+
+MODES = ["typed", "dict"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_decode_one_watch_event(benchmark: Any, mode: str, update_lines: list[bytes]) -> None:
+    decoder = decoder_for(resource_for("pods"), mode=mode)  # type: ignore[arg-type]
+    event = benchmark(decoder.decode_event, update_lines[0])
+    assert event.type == "MODIFIED"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_decode_a_list_of_ten_thousand_pods(benchmark: Any, mode: str, list_body: bytes) -> None:
+    decoder = decoder_for(resource_for("pods"), mode=mode)  # type: ignore[arg-type]
+    items, _ = benchmark.pedantic(decoder.decode_list, args=(list_body,), rounds=5,
+                                  warmup_rounds=1)
+    assert len(items) == 10_000
+    benchmark.extra_info["pods_per_second"] = len(items) / benchmark.stats["mean"]
+
+
+def test_indexer_updates_with_the_namespace_index(benchmark: Any, list_body: bytes) -> None:
+    decoder = decoder_for(resource_for("pods"), mode="typed")
+    items, _ = decoder.decode_list(list_body)
+    indexer = Indexer()
+    indexer.replace(items, "1")
+    batch = items[:1000]
+
+    def update_all() -> None:
+        for obj in batch:
+            indexer.update(obj)
+
+    benchmark(update_all)
+    assert len(indexer) == len(items)
+
+
+class _MemoryListerWatcher:
+    """Lists decoded pods; each watch replays ``lines`` (decoded one by one, as from the
+    wire) once ``gate`` is set, then stays open until closed."""
+
+    def __init__(self, items: list[Any], rv: str, lines: list[bytes], mode: str) -> None:
+        self.items = items
+        self.rv = rv
+        self.lines = lines
+        self.decoder = decoder_for(resource_for("pods"), mode=mode)  # type: ignore[arg-type]
+        self.gate = threading.Event()
+
+    def list(self, options: ListOptions) -> ListResult:
+        return ListResult(items=list(self.items), resource_version=self.rv)
+
+    def watch(self, options: ListOptions) -> _Stream:
+        return _Stream(self)
+
+
+class _Stream:
+    def __init__(self, lw: _MemoryListerWatcher) -> None:
+        self.lw = lw
+        self.closed = threading.Event()
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        self.lw.gate.wait()
+        decode = self.lw.decoder.decode_event
+        for line in self.lw.lines:
+            if self.closed.is_set():
+                return
+            yield decode(line)
+        self.closed.wait()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.lw.gate.set()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_informer_pipeline_events_per_second(
+    benchmark: Any, mode: str, list_body: bytes, update_lines: list[bytes]
+) -> None:
+    """bytes -> decode -> DeltaFIFO -> indexer -> handler, for 10,000 updates of a 10,000
+    pod cache; the time is from releasing the watch to the last handler call."""
+    decoder = decoder_for(resource_for("pods"), mode=mode)  # type: ignore[arg-type]
+    items, meta = decoder.decode_list(list_body)
+    running: list[SharedIndexInformer] = []
+    handled = [0]
+    done = threading.Event()
+    wanted = len(update_lines)
+
+    def on_update(old: Any, new: Any) -> None:
+        handled[0] += 1
+        if handled[0] == wanted:
+            done.set()
+
+    def setup() -> tuple[tuple[_MemoryListerWatcher], dict[str, Any]]:
+        for informer in running:
+            informer.stop()
+        running.clear()
+        lw = _MemoryListerWatcher(items, meta.resource_version, update_lines, mode)
+        informer = SharedIndexInformer(lw, reflector_options={"use_streaming_list": False})
+        registration = informer.add_event_handler(on_update=on_update)
+        informer.start()
+        running.append(informer)
+        assert informer.wait_for_cache_sync(60)
+        while not registration.has_synced():
+            done.wait(0.01)
+        handled[0] = 0
+        done.clear()
+        return (lw,), {}
+
+    def release(lw: _MemoryListerWatcher) -> None:
+        lw.gate.set()
+        assert done.wait(120), f"only {handled[0]} of {wanted} updates handled"
+
+    try:
+        benchmark.pedantic(release, setup=setup, rounds=3)
+    finally:
+        for informer in running:
+            informer.stop()
+    benchmark.extra_info["events_per_second"] = wanted / benchmark.stats["mean"]
