@@ -30,7 +30,7 @@ def _load() -> ModuleType:
     if NO_EXTENSIONS:
         return _core_py
     try:
-        from fastinformer import _core  # type: ignore[attr-defined]
+        from fastinformer import _core  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
         if REQUIRE_EXTENSIONS:
             raise ImportError(
@@ -38,7 +38,7 @@ def _load() -> ModuleType:
                 f"fastinformer._core could not be imported: {exc}"
             ) from exc
         return _core_py
-    return _core  # type: ignore[no-any-return]
+    return _core  # type: ignore[no-any-return,unused-ignore]
 
 
 core: ModuleType = _load()

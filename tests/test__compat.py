@@ -79,3 +79,10 @@ def test_both_cores_export_the_same_public_names() -> None:
     public_py = {n for n in _core_py.__all__}
     public_c = {n for n in dir(compiled) if not n.startswith("_")}
     assert public_py <= public_c, public_py - public_c
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    for name in fastinformer.__all__:
+        assert getattr(fastinformer, name) is not None, name
+    with pytest.raises(AttributeError):
+        fastinformer.no_such_name  # noqa: B018

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from fastinformer.sim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from fastinformer.sim.populate import make_pod
 from fastinformer.sim.status import StatusError
-from fastinformer.sim.store import DELETED, MODIFIED, STRATEGIC_MERGE_PATCH, SimStore
+from fastinformer.sim.store import (
+    DELETED,
+    JSON_PATCH,
+    MODIFIED,
+    STRATEGIC_MERGE_PATCH,
+    SimStore,
+    StoredObject,
+    _encode,
+)
 from fastinformer.sim.tokens import decode_continue, encode_continue
 
 
@@ -144,6 +155,161 @@ def test_selector_leaving_event_is_a_modification_in_history() -> None:
     assert events is not None and [e.type for e in events] == [MODIFIED]
     line = b"".join(events[0].parts(DELETED, False, from_prev=True))
     assert b'"tier":"web"' in line and f'"resourceVersion":"{events[0].rv}"'.encode() in line
+
+
+# Spliced writes (merge, stamped deletes) -----------------------------------------------
+
+
+def kwok_pod_store() -> tuple[SimStore, StoredObject]:
+    """A store holding one kwok pod (its metadata ends with managedFields)."""
+    store = SimStore()
+    pod = make_pod(7, "kwok-node-0", "default")
+    pod["metadata"]["annotations"] = {"a": "1"}
+    stored = store.create("pods", pod, "default")
+    assert stored.managed_start, "kwok pods are stored with managedFields split off"
+    return store, stored
+
+
+def reencoded(stored: StoredObject) -> StoredObject:
+    """What encoding the decoded object afresh gives (the reference for spliced writes)."""
+    return _encode(stored.rtype, stored.to_dict(), stored.rv)
+
+
+def assert_same_encoding(stored: StoredObject) -> None:
+    fresh = reencoded(stored)
+    assert stored.item == fresh.item
+    assert (stored.meta_start, stored.meta_end, stored.managed_start, stored.status_tail) == (
+        fresh.meta_start, fresh.meta_end, fresh.managed_start, fresh.status_tail)
+    assert (stored.fields, stored.labels, stored.key) == (fresh.fields, fresh.labels, fresh.key)
+
+
+@pytest.mark.parametrize("patch", [
+    {"status": {"phase": "Failed", "message": "x"}},
+    {"metadata": {"labels": {"churn": "v1"}, "annotations": {"b": "2"}}},
+    {"metadata": {"labels": {"app": None}, "annotations": None}},
+    {"metadata": {"annotations": {"t": "1.5"}}, "status": {"podIP": None}},
+    {"spec": {"nodeName": "kwok-node-9"}, "kind": "Ignored", "apiVersion": "v0"},
+    {"metadata": {"name": "renamed", "namespace": "elsewhere", "finalizers": ["f"]}},
+    {"status": None, "metadata": {"labels": {"x": "y"}}},
+    {"status": {"conditions": None}, "spec": {"priority": 5}, "extra": [1, {"a": None}]},
+])
+def test_merge_gives_what_a_full_merge_patch_gives(patch: dict[str, Any]) -> None:
+    store, old = kwok_pod_store()
+    expected = merge_patch(old.to_dict(), patch)
+    for fixed in ("kind", "apiVersion"):
+        expected[fixed] = old.to_dict()[fixed]
+    expected["metadata"].update(
+        {k: old.to_dict()["metadata"][k] for k in ("name", "namespace", "uid")})
+    new = store.merge("pods", old.name, patch, "default")
+    expected["metadata"]["resourceVersion"] = str(new.rv)
+    assert new.rv == old.rv + 1 and new.to_dict() == expected
+    assert_same_encoding(new)
+    assert store.get_stored("pods", old.name, "default") is new
+
+
+def test_field_selector_values_follow_every_kind_of_write() -> None:
+    store, pod = kwok_pod_store()
+    name = pod.name
+    current = store.get("pods", name, "default")
+    assert current is not None
+    del current["metadata"]["resourceVersion"]  # an unconditional update
+    writes: list[Callable[[], StoredObject]] = [
+        lambda: store.patch("pods", name, {"spec": {"nodeName": "n2"}}, "default"),
+        lambda: store.patch("pods", name, {"status": {"phase": "Failed"}}, "default",
+                            subresource="status"),
+        lambda: store.patch("pods", name, [{"op": "add", "path": "/spec/hostNetwork",
+                                           "value": True}], "default", patch_type=JSON_PATCH),
+        lambda: store.merge("pods", name, {"status": {"podIP": "10.9.9.9"}}, "default"),
+        lambda: store.merge("pods", name, {"status": {"message": "same fields"}}, "default"),
+        lambda: store.update("pods", {**current, "spec": {"nodeName": "n3"}}, "default"),
+    ]
+    seen = []
+    for write in writes:
+        stored = write()
+        assert_same_encoding(stored)
+        seen.append(dict(zip(stored.rtype.field_names, stored.fields, strict=True)))
+    assert [f["spec.nodeName"] for f in seen] == ["n2", "n2", "n2", "n2", "n2", "n3"]
+    assert [f["status.phase"] for f in seen][:2] == ["Running", "Failed"]
+    assert [f["spec.hostNetwork"] for f in seen] == ["false"] * 2 + ["true"] * 3 + ["false"]
+    assert seen[3]["status.podIP"] == "10.9.9.9"
+
+
+def test_merge_of_objects_without_managed_fields_or_status() -> None:
+    store = SimStore()
+    store.create("configmaps", cm("a", x="1"), "default")
+    for patch in ({"data": {"k": "w"}}, {"metadata": {"labels": {"x": None}}},
+                  {"status": {"phase": "odd"}}, {"data": None, "status": None}):
+        new = store.merge("configmaps", "a", patch, "default")
+        assert new.rv == store.resource_version and not new.managed_start
+        assert_same_encoding(new)
+    assert store.get("configmaps", "a", "default") == {
+        "kind": "ConfigMap", "apiVersion": "v1", "metadata": new.to_dict()["metadata"]}
+
+
+def test_merge_that_changes_nothing_writes_nothing() -> None:
+    store, old = kwok_pod_store()
+    assert store.merge("pods", old.name, {"metadata": {"annotations": {"a": "1"}}},
+                       "default") is old
+    assert store.resource_version == old.rv
+
+
+def test_merge_bumps_the_generation_on_spec_changes_only() -> None:
+    store = SimStore()
+    store.create("deployments", {"metadata": {"name": "d"}, "spec": {"replicas": 1}}, "default")
+    status = store.merge("deployments", "d", {"status": {"replicas": 1}}, "default")
+    scaled = store.merge("deployments", "d", {"spec": {"replicas": 2}}, "default")
+    assert [o.to_dict()["metadata"]["generation"] for o in (status, scaled)] == [1, 2]
+
+
+def test_merge_honours_preconditions_and_refuses_non_objects() -> None:
+    store, old = kwok_pod_store()
+    with pytest.raises(StatusError) as info:
+        store.merge("pods", old.name, {"metadata": {"resourceVersion": "1"}}, "default")
+    assert info.value.code == 409
+    with pytest.raises(StatusError) as info:
+        store.merge("pods", old.name, {"metadata": None}, "default")
+    assert info.value.code == 422
+    with pytest.raises(TypeError):
+        store.merge("pods", old.name, [{"op": "remove"}], "default")  # type: ignore[arg-type]
+    assert store.get_stored("pods", old.name, "default") is old
+
+
+def test_stamped_delete_carries_the_annotation_in_its_event() -> None:
+    store, old = kwok_pod_store()
+    last = store.delete("pods", old.name, "default", annotate={"sent-at": "12.5"})
+    events = store.events_after(store.resolve("pods"), old.rv)
+    assert events is not None and [(e.type, e.obj) for e in events] == [(DELETED, last)]
+    meta = last.to_dict()["metadata"]
+    assert meta["annotations"] == {"a": "1", "sent-at": "12.5"}
+    assert meta["resourceVersion"] == str(last.rv)
+    assert_same_encoding(last)
+
+
+def test_a_deletion_splices_its_resource_version_even_when_it_grows_a_digit() -> None:
+    store = SimStore(start_rv=990)
+    pod = store.create("pods", make_pod(1, "kwok-node-0", "default"), "default")
+    cmap = store.create("configmaps", cm("a"), "default")
+    for i in range(10):
+        store.create("configmaps", cm(f"other-{i}"), "default")
+    assert cmap.rv < 1000 <= store.resource_version
+    for last in (store.delete("configmaps", "a", "default"),
+                 store.delete("pods", pod.name, "default")):
+        assert last.to_dict()["metadata"]["resourceVersion"] == str(last.rv)
+        assert_same_encoding(last)
+
+
+def test_a_batch_notifies_listeners_once_at_its_end() -> None:
+    store = SimStore()
+    calls: list[int] = []
+    store.subscribe(lambda: calls.append(store.resource_version))
+    with store.batch():
+        store.create("configmaps", cm("a"), "default")
+        with store.batch():
+            store.create("configmaps", cm("b"), "default")
+        store.patch("configmaps", "a", {"data": {"k": "w"}}, "default")
+        assert calls == []
+    store.create("configmaps", cm("c"), "default")
+    assert calls == [store.resource_version - 1, store.resource_version]
 
 
 # Patches --------------------------------------------------------------------------------

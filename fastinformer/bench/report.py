@@ -364,7 +364,8 @@ def write_charts(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_ylabel("milliseconds (log)")
         eps = results.get("options", {}).get("events_per_second", 0)
         ax.set_title(f"Wire-to-handler latency at {eps:g} updates/s")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+                  ncol=min(len(lat), 3), frameon=False)
         fig.tight_layout()
         path = out_dir / "latency.png"
         fig.savefig(path, dpi=110)

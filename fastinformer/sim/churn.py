@@ -6,19 +6,21 @@ runs them in a daemon thread at ``rate`` writes per second (paced against the cl
 the average rate holds even though single sleeps overshoot), or as fast as possible with
 ``rate=None``, until stopped or ``total`` writes are done.
 
-With ``stamp_annotation``, every write also sets that annotation to ``time.time()`` taken
-just before the store call (``"%.6f"``), so a client can tell how long each event took to
-reach it; DELETED events carry the stamp too (a simulator-only liberty).
+With ``stamp_annotation``, every write also sets that annotation to ``clock.time()`` (the
+epoch seconds of ``time.time()``) taken just before the store call, as ``"%.6f"``, so a
+client can tell how long each event took to reach it; DELETED events carry the stamp too
+(a simulator-only liberty).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fastinformer.clock import REAL_CLOCK, Clock
 from fastinformer.sim.status import StatusError
 from fastinformer.sim.store import SimStore, StoredObject
 
@@ -32,6 +34,8 @@ _MAX_LAG = 1.0
 """Seconds a paced churn may fall behind before it gives up catching up."""
 _CHUNK = 256
 """Writes per notification of the watchers when writing as fast as possible."""
+_IDLE = 0.05
+"""Seconds a flat-out churn waits when it found nothing to write to."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Churn:
     apart. ``total``: :meth:`start` stops by itself after that many writes.
     ``namespace`` restricts which pods are touched and where new ones go.
     ``stamp_annotation``: the annotation carrying each write's send time (see the module).
+    ``clock`` paces the thread and stamps the writes.
     """
 
     def __init__(
@@ -68,15 +73,16 @@ class Churn:
         namespace: str | None = None,
         total: int | None = None,
         stamp_annotation: str | None = None,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         mix = dict(DEFAULT_MIX if mix is None else mix)
         unknown = set(mix) - {STATUS, LABELS, CREATE, DELETE}
         if unknown:
             raise ValueError(f"unknown churn kinds: {sorted(unknown)}")
-        if (rate is not None and not rate > 0) or any(w < 0 for w in mix.values()) or not any(
-            mix.values()
-        ):
-            raise ValueError("rate and at least one mix weight must be positive")
+        if rate is not None and not 0 < rate < math.inf:
+            raise ValueError("rate must be positive and finite (None: as fast as possible)")
+        if any(w < 0 for w in mix.values()) or not any(mix.values()):
+            raise ValueError("at least one mix weight must be positive, none negative")
         if burst is not None and burst < 1:
             raise ValueError("burst must be at least 1")
         if total is not None and total < 0:
@@ -89,6 +95,7 @@ class Churn:
         self.total = total
         self.namespace = namespace
         self.stamp_annotation = stamp_annotation
+        self.clock = clock
         self._pods = store.resolve("pods")
         self._kinds = list(mix)
         active = [k for k, w in mix.items() if w]
@@ -96,6 +103,7 @@ class Churn:
         self._weights = [mix[k] for k in self._kinds]
         self._rng = random.Random(seed)
         self._created = 0
+        self._serial = 0
         self._seed = seed
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -135,7 +143,7 @@ class Churn:
         key = self.stamp_annotation
         if key is None:
             return None
-        now = time.time()
+        now = round(self.clock.time(), 6)  # what the stamp says
         if not self.first_time:
             self.first_time = now
         self.last_time = now
@@ -146,7 +154,7 @@ class Churn:
             self.first_rv = stored.rv
         self.last_rv = stored.rv
         if self.stamp_annotation is None:
-            now = time.time()
+            now = self.clock.time()
             if not self.first_time:
                 self.first_time = now
             self.last_time = now
@@ -163,21 +171,26 @@ class Churn:
             if kind == DELETE:
                 self._wrote(store.delete(pods, name, namespace, annotate=self._stamp()))
                 return True
+            self._serial += 1  # every update changes something, so every write is an event
             if kind == LABELS:
-                meta: dict[str, object] = {"labels": {"churn": f"v{rng.randrange(1000)}"}}
+                value = f"v{rng.randrange(1000)}-{self._serial}"
+                meta: dict[str, object] = {"labels": {"churn": value}}
                 patch: dict[str, object] = {"metadata": meta}
             else:
                 phase = rng.choice(_PHASES)
-                restarts = rng.randrange(5)
+                message = f"churn {rng.randrange(5)} #{self._serial}"
                 meta = {}
-                patch = {"status": {"phase": phase, "message": f"churn {restarts}"}}
+                patch = {"status": {"phase": phase, "message": message}}
             stamp = self._stamp()
             if stamp is not None:
                 meta["annotations"] = stamp
                 patch["metadata"] = meta
-            self._wrote(store.merge(pods, name, patch, namespace))
+            written = store.merge(pods, name, patch, namespace)
         except StatusError:
             return False  # raced with another writer
+        if written is stored:
+            return False
+        self._wrote(written)
         return True
 
     def _create(self) -> bool:
@@ -239,21 +252,22 @@ class Churn:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return
-            self.step(_CHUNK if remaining is None else min(_CHUNK, remaining))
+            if not self.step(_CHUNK if remaining is None else min(_CHUNK, remaining)):
+                self.clock.sleep(_IDLE, self._stop)  # nothing to write to (no pods)
 
     def _run_paced(self, rate: float) -> None:
         """Batch ``k`` is due ``k * batch / rate`` seconds after the start; every wake-up
         performs the batches due by then, so oversleeping never lowers the rate."""
         batch = self.burst or 1
         period = batch / rate
-        start = time.monotonic()
+        clock, stop = self.clock, self._stop
+        start = clock.now()
         issued = 0
-        stop = self._stop
         while not stop.is_set():
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return
-            now = time.monotonic()
+            now = clock.now()
             due = int((now - start) / period) + 1 - issued
             if due > 0:
                 if due * period > _MAX_LAG:  # fell behind: do not try to catch up
@@ -261,9 +275,5 @@ class Churn:
                 n = due * batch
                 self.step(n if remaining is None else min(n, remaining))
                 issued += due
-                continue
-            delay = start + issued * period - now
-            if delay > 0.05:
-                stop.wait(delay)
-            elif delay > 0:
-                time.sleep(delay)
+            else:
+                clock.sleep(start + issued * period - now, stop)

@@ -4,7 +4,9 @@ that informers, kubectl and the kubernetes client use.
 Routing, authentication (bearer token), per-namespace deny rules, request recording,
 discovery, CRUD and the list/watch protocol live here; storage is :class:`SimStore`.
 Everything runs on one event loop; the store may also be written from other threads
-(watchers are woken through ``call_soon_threadsafe``).
+(watchers are woken through ``call_soon_threadsafe``, at most once per loop iteration).
+Watches write their event lines straight to the transport, as few large chunks as the
+client's pace allows (see :class:`_WatchStream`).
 """
 
 from __future__ import annotations

@@ -2,13 +2,16 @@
 bounded event history from which watches resume and old states are rebuilt.
 
 Every write encodes the object once. A :class:`StoredObject` keeps only the JSON bytes of
-the list item (metadata first, its byte span recorded), its labels and the values of the
-field selectors its kind supports, so memory stays close to the JSON size. Watch lines are
-built once per event and shared by every watcher.
+the list item (metadata first, the byte spans of the metadata, its managedFields and the
+status recorded), its labels and the values of the field selectors its kind supports, so
+memory stays close to the JSON size. :meth:`SimStore.merge` (the churn driver's write) and
+stamped deletions decode and re-encode only the parts they change and splice the others'
+bytes in. Watch lines are never encoded: they are joined from a per-kind head and the
+stored bytes, shared by every watcher (:func:`watch_parts`).
 
 Thread-safety: one re-entrant lock guards everything; public methods take it themselves.
-Listeners registered with :meth:`SimStore.subscribe` are called after each commit, outside
-the lock, from the writing thread.
+Listeners registered with :meth:`SimStore.subscribe` are called after each commit (or once
+per :meth:`SimStore.batch`), outside the lock, from the writing thread.
 """
 
 from __future__ import annotations
@@ -64,10 +67,13 @@ def _timestamp() -> str:
 class StoredObject:
     """One object version, immutable. ``item`` is its JSON as a list item: the metadata
     spans ``item[meta_start:meta_end]``; when ``managed_start`` is not 0 the metadata ends
-    with ``managedFields``, whose entry (with its leading comma) starts there."""
+    with ``managedFields``, whose entry (with its leading comma) starts there; when
+    ``status_tail`` is not 0 the object ends with its ``status``, whose entry (with its
+    leading comma) is the last ``status_tail`` bytes but the closing brace. Writes use
+    these spans to decode and re-encode only what they change."""
 
     __slots__ = ("fields", "item", "key", "labels", "managed_start", "meta_end", "meta_start",
-                 "name", "namespace", "rtype", "rv", "uid")
+                 "name", "namespace", "rtype", "rv", "status_tail", "uid")
 
     def __init__(
         self,
@@ -83,6 +89,7 @@ class StoredObject:
         labels: dict[str, str] | None,
         fields: tuple[str | None, ...],
         managed_start: int = 0,
+        status_tail: int = 0,
     ) -> None:
         self.rtype = rtype
         self.key = key
@@ -96,6 +103,7 @@ class StoredObject:
         self.labels = labels
         self.fields = fields
         self.managed_start = managed_start
+        self.status_tail = status_tail
 
     @property
     def resource_version(self) -> str:
@@ -239,19 +247,38 @@ def _with_rv(
             end = item.index(b'"', start)
             new_rv = str(rv).encode()
             shift = len(new_rv) - (end - start)
-            managed = stored.managed_start
+            managed_at = stored.managed_start
             return StoredObject(
                 stored.rtype, stored.key, stored.name, stored.namespace, stored.uid, rv,
                 b"".join((item[:start], new_rv, item[end:])), stored.meta_start,
                 stored.meta_end + shift, stored.labels, stored.fields,
-                managed + shift if managed else 0,
+                managed_at + shift if managed_at else 0, stored.status_tail,
             )
-    obj = stored.to_dict()
-    meta = obj["metadata"]
-    meta["resourceVersion"] = str(rv)
+    meta, managed = _decode_meta(stored)
+    new_meta = dict(meta)
+    new_meta["resourceVersion"] = str(rv)
     if annotations:
-        meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
-    return _encode(stored.rtype, obj, rv)
+        new_meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+    new_meta = _canonical_meta(new_meta)
+    if managed and not _META_KEYS.issuperset(new_meta):
+        obj = stored.to_dict()
+        obj["metadata"] = {**obj["metadata"], **new_meta}
+        return _encode(stored.rtype, obj, rv)
+    return _assemble(
+        stored.rtype, new_meta, orjson.dumps(new_meta), managed, stored.item[stored.meta_end:],
+        stored.status_tail, rv, {"metadata": new_meta}, (stored, {"metadata": meta}),
+    )
+
+
+def _decode_meta(stored: StoredObject) -> tuple[dict[str, Any], bytes]:
+    """The metadata of ``stored`` without its managedFields, and the encoded managedFields
+    entry (b"" when not split off; the metadata then has them)."""
+    item = stored.item
+    if stored.managed_start:
+        meta: dict[str, Any] = orjson.loads(item[stored.meta_start:stored.managed_start] + b"}")
+        return meta, item[stored.managed_start:stored.meta_end - 1]
+    meta = orjson.loads(item[stored.meta_start:stored.meta_end])
+    return meta, b""
 
 
 def _canonical(
@@ -292,8 +319,27 @@ def _encode(
         meta["managedFields"] = value
     else:
         small = orjson.dumps(meta)
-    tail = b"," + orjson.dumps(rest)[1:] if rest else b"}"
-    return _assemble(rtype, meta, small, managed, tail, rv, obj, base)
+    tail, status_tail = _encode_rest(rest)
+    return _assemble(rtype, meta, small, managed, tail, status_tail, rv, obj, base)
+
+
+_STATUS_KEY = b',"status":'
+
+
+def _encode_rest(rest: dict[str, Any]) -> tuple[bytes, int]:
+    """The encoding of the sections after the metadata (``,...}``, or ``}``), with the
+    status entry encoded last on its own: (bytes, its ``status_tail``, 0 without one)."""
+    if not rest:
+        return b"}", 0
+    if next(reversed(rest)) != "status":
+        return b"," + orjson.dumps(rest)[1:], 0
+    status = rest.pop("status")
+    entry = _STATUS_KEY + orjson.dumps(status) + b"}"
+    before = orjson.dumps(rest)[:-1] if rest else b"{"
+    rest["status"] = status
+    if len(before) == 1:
+        return entry, len(entry) - 1
+    return b"," + before[1:] + entry, len(entry) - 1
 
 
 def _assemble(
@@ -302,14 +348,16 @@ def _assemble(
     small: bytes,
     managed: bytes,
     tail: bytes,
+    status_tail: int,
     rv: int,
     obj: Mapping[str, Any],
     base: tuple[StoredObject, Mapping[str, Any]] | None,
 ) -> StoredObject:
     """The StoredObject whose metadata ``meta`` (canonical) is encoded as ``small``
     without its managedFields entry ``managed`` (b"" when it has none or they are not
-    last), followed by the other sections ``tail`` (``,...}``, or ``}``). ``obj`` is the
-    object the field selectors read (see :func:`_encode` for ``base``)."""
+    last), followed by the other sections ``tail`` (``,...}``, or ``}``; see
+    :func:`_encode_rest` for ``status_tail``). ``obj`` is the object the field selectors
+    read (see :func:`_encode` for ``base``)."""
     layout = _layout(rtype)
     head = layout.head
     meta_start = len(head)
@@ -324,7 +372,7 @@ def _assemble(
     return StoredObject(
         rtype, key, name, namespace, meta.get("uid", ""), rv, item, meta_start,
         meta_start + len(small) + len(managed), meta.get("labels") or None,
-        layout.fields(obj, meta, base), managed_start,
+        layout.fields(obj, meta, base), managed_start, status_tail,
     )
 
 
@@ -335,10 +383,11 @@ class _Layout:
     """How objects of one type are encoded: the bytes before the metadata, and the field
     selector getters with what each reads.
 
-    A field selector named ``a.b`` reads the top-level section ``a`` (the naming rule of
-    the server's field label conversions, which every getter of the registry follows), so
-    its value carries over from the previous version when ``a`` is the very same object
-    (which patches leave untouched) or, for ``metadata.b``, when ``metadata.b`` is equal.
+    A field selector named ``a.b.c`` reads nothing but ``obj["a"]["b"]`` (``a`` alone: only
+    ``obj["a"]``), the naming rule of the server's field label conversions, which every
+    getter of the registry follows. Its value therefore carries over from the previous
+    version when ``a`` is the very same object (which patches leave untouched) or when
+    both ``a`` are objects with equal ``b``.
     """
 
     __slots__ = ("body_start", "getters", "head", "line_heads", "rtype")
@@ -371,11 +420,10 @@ class _Layout:
         append = values.append
         for i, (section, sub, getter) in enumerate(self.getters):
             if base is not None:
-                if section == "metadata":
-                    if meta.get(sub) == base[1]["metadata"].get(sub):
-                        append(base[0].fields[i])
-                        continue
-                elif obj.get(section) is base[1].get(section):
+                new = meta if section == "metadata" else obj.get(section)
+                old = base[1].get(section)
+                if new is old or (sub and type(new) is dict and type(old) is dict
+                                  and new.get(sub) == old.get(sub)):
                     append(base[0].fields[i])
                     continue
             if view is None:
@@ -874,7 +922,10 @@ class SimStore:
     def _checked_body(self, rtype: ResourceType, obj_in: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(obj_in, Mapping):
             raise st.bad_request("the request body must be a JSON object")
-        obj = copy.deepcopy(dict(obj_in))
+        try:  # a deep copy: JSON round trips are much faster than copy.deepcopy
+            obj: dict[str, Any] = orjson.loads(orjson.dumps(obj_in))
+        except TypeError:  # not JSON-serializable as it is (orjson's errors are TypeErrors)
+            obj = copy.deepcopy(dict(obj_in))
         api_version = obj.get("apiVersion")
         if api_version and api_version != rtype.api_version:
             raise st.bad_request(
@@ -1074,20 +1125,15 @@ class SimStore:
         self, rtype: ResourceType, old: StoredObject, patch: dict[str, Any]
     ) -> StoredObject | None:
         """:meth:`merge` decoding only what the patch touches: the metadata without its
-        managedFields, and the other sections only when the patch has any; the rest of the
-        encoding is spliced in as it is. None when this does not apply (the patch sets
-        managedFields, preconditions or a non-object metadata; unusual metadata keys)."""
+        managedFields, and the status alone or all the other sections when the patch has
+        any; the rest of the encoding is spliced in as it is. None when this does not
+        apply (the patch sets managedFields, preconditions or a non-object metadata;
+        unusual metadata keys)."""
         meta_patch = patch.get("metadata", {})
         if not isinstance(meta_patch, dict) or not _UNSPLICEABLE.isdisjoint(meta_patch):
             return None
         rest_patch = {k: v for k, v in patch.items() if k not in ("metadata", "kind", "apiVersion")}
-        item = old.item
-        if old.managed_start:
-            meta = orjson.loads(item[old.meta_start:old.managed_start] + b"}")
-            managed = item[old.managed_start:old.meta_end - 1]
-        else:
-            meta = orjson.loads(item[old.meta_start:old.meta_end])
-            managed = b""
+        meta, managed = _decode_meta(old)
         new_meta = _canonical_meta(_merge(meta, meta_patch))
         if managed and not _META_KEYS.issuperset(new_meta):
             return None
@@ -1097,10 +1143,16 @@ class SimStore:
             else:
                 new_meta.pop(fixed, None)
         new_meta["resourceVersion"] = meta["resourceVersion"]
-        tail = item[old.meta_end:]
+        tail = old.item[old.meta_end:]
+        status_tail = old.status_tail
         rest: dict[str, Any] = {}
         new_rest: dict[str, Any] = {}
-        if rest_patch:
+        status_only = bool(status_tail) and rest_patch.keys() == {"status"}
+        if status_only:  # decode the status alone; the sections before it stay as they are
+            before = tail[:len(tail) - 1 - status_tail]
+            rest = {"status": orjson.loads(tail[len(before) + len(_STATUS_KEY):-1])}
+            new_rest = _merge(rest, rest_patch)
+        elif rest_patch:
             if tail[:1] == b",":
                 rest = orjson.loads(b"{" + tail[1:])
             new_rest = _merge(rest, rest_patch)
@@ -1110,10 +1162,16 @@ class SimStore:
             new_meta["generation"] = int(meta.get("generation", 0)) + 1
         rv = self._next_rv_locked()
         new_meta["resourceVersion"] = str(rv)
-        if rest_patch:
-            tail = b"," + orjson.dumps(new_rest)[1:] if new_rest else b"}"
+        if status_only:
+            if "status" in new_rest:
+                entry = _STATUS_KEY + orjson.dumps(new_rest["status"])
+                tail, status_tail = b"".join((before, entry, b"}")), len(entry)
+            else:
+                tail, status_tail = before + b"}", 0
+        elif rest_patch:
+            tail, status_tail = _encode_rest(new_rest)
         stored = _assemble(
-            rtype, new_meta, orjson.dumps(new_meta), managed, tail, rv,
+            rtype, new_meta, orjson.dumps(new_meta), managed, tail, status_tail, rv,
             {**new_rest, "metadata": new_meta}, (old, {**rest, "metadata": meta}),
         )
         table = self._table_locked(rtype)
