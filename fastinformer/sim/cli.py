@@ -6,14 +6,27 @@ import argparse
 import threading
 
 
+def _auth(args: argparse.Namespace) -> str | bool:
+    """The token setting: explicit token, none with --no-auth, and none over plain HTTP
+    unless a token was asked for (kubectl never sends a bearer token over HTTP)."""
+    if args.token:
+        return str(args.token)
+    if args.no_auth:
+        return False
+    return bool(args.tls)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from fastinformer.sim.simulator import Simulator
 
+    if not args.tls and not args.token and not args.no_auth:
+        print("plain HTTP: serving without authentication (kubectl does not send tokens "
+              "over HTTP); use --tls for bearer-token auth", flush=True)
     sim = Simulator(
         host=args.host,
         port=args.port,
         tls=args.tls,
-        token=args.token if args.token else not args.no_auth,
+        token=_auth(args),
         history=args.history,
         bookmark_interval=args.bookmark_interval,
         kubeconfig_path=args.kubeconfig,
@@ -41,7 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--tls", action="store_true", help="HTTPS with a generated CA")
-    serve.add_argument("--token", default=None, help="bearer token (default: generated)")
+    serve.add_argument(
+        "--token", default=None, help="bearer token (default: generated with --tls, none otherwise)"
+    )
     serve.add_argument("--no-auth", action="store_true", help="accept requests without token")
     serve.add_argument("--kubeconfig", default=None, help="where to write the kubeconfig")
     serve.add_argument("--nodes", type=int, default=0)
