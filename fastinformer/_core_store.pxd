@@ -50,3 +50,18 @@ cdef class Indexer:
     cdef bint _default_key
 
     cdef str _key(self, object obj)
+
+
+cdef class _SharePlan:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t *offsets
+    cdef char *shared
+    cdef bint trims
+
+
+cdef class FieldSharer:
+    cdef dict _strings
+    cdef object _trim
+    cdef dict _plans
+
+    cdef _SharePlan _plan_for(self, type cls)

@@ -746,3 +746,189 @@ cdef class Indexer:
     def add_indexers(self, indexers):
         """See :meth:`ThreadSafeStore.add_indexers`."""
         self._store.add_indexers(indexers)
+
+
+# -- compacting decoded objects for the cache -------------------------------------------
+#
+# FieldSharer is the __post_init__ of the generated models (fastinformer.models.base):
+# msgspec calls it on every struct it builds, innermost first. It reads and writes the
+# struct's fields through their slot offsets (msgspec stores fields in member slots) so
+# that a pod's ~25 structs cost a few hundred nanoseconds, not a Python call each.
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
+
+from types import MemberDescriptorType as _MemberDescriptorType
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+    int PyObject_IS_GC(object obj)
+    int PyObject_GC_IsTracked(object obj)
+    void PyObject_GC_UnTrack(void *obj)
+    PyObject *PyDict_SetDefault(object d, object key, object default_value) except NULL
+
+cdef enum:
+    _T_OBJECT_EX = 16  # structmember.h: the member type of msgspec's field slots
+    _UNTRACK_DEPTH = 64
+
+
+cdef bint _untrack_tree(object obj, int depth) except -1:
+    """Stop the cyclic GC from tracking ``obj`` and the lists, dicts and tuples inside it
+    when everything they hold is untracked; return whether ``obj`` is untracked after.
+    ``str`` items and keys (most of a decoded object) are skipped by a type check."""
+    cdef bint ok = True
+    cdef object kind = type(obj)
+    if kind is not list and kind is not dict and kind is not tuple:
+        return not PyObject_IS_GC(obj) or not PyObject_GC_IsTracked(obj)
+    if not PyObject_GC_IsTracked(obj):
+        return True
+    if depth >= _UNTRACK_DEPTH:
+        return False
+    if kind is dict:
+        for key, value in (<dict>obj).items():
+            if type(value) is not str and not _untrack_tree(value, depth + 1):
+                ok = False
+            if type(key) is not str and not _untrack_tree(key, depth + 1):
+                ok = False
+    else:
+        for item in obj:
+            if type(item) is not str and not _untrack_tree(item, depth + 1):
+                ok = False
+    if ok:
+        PyObject_GC_UnTrack(<void *>obj)
+    return ok
+
+
+def untrack_tree(obj):
+    """Stop the cyclic GC from tracking the lists, dicts and tuples of a decoded tree
+    (nested up to 64 deep) whose contents are all untracked; return whether ``obj``
+    itself ends up untracked (always true for atoms such as ``str``).
+
+    Decoded JSON has no reference cycles, so the collector has nothing to find there,
+    yet every full collection would walk a whole cache of tracked lists. The objects are
+    still freed by reference counting. Contract: do not create a reference cycle through
+    an untracked list (e.g. by appending it to itself); it would never be collected.
+    Dicts are tracked again by CPython when a tracked object is stored in them.
+    """
+    return _untrack_tree(obj, 0)
+
+
+cdef inline object _share_str(dict strings, object value):
+    return <object>PyDict_SetDefault(strings, value, value)
+
+
+cdef int _share_container(dict strings, object value) except -1:
+    """Share the ``str`` items of a list or the ``str`` values of a dict, in place."""
+    cdef Py_ssize_t i
+    cdef list items
+    if type(value) is list:
+        items = <list>value
+        for i in range(len(items)):
+            item = items[i]
+            if type(item) is str:
+                items[i] = _share_str(strings, item)
+    elif type(value) is dict:
+        for key, item in (<dict>value).items():
+            if type(item) is str:
+                shared = _share_str(strings, item)
+                if shared is not item:
+                    (<dict>value)[key] = shared  # same keys: safe while iterating
+    return 0
+
+
+cdef class _SharePlan:
+    """Slot offsets of one struct type's fields, and which of them share strings."""
+
+    def __dealloc__(self):
+        PyMem_Free(self.offsets)
+        PyMem_Free(self.shared)
+
+
+cdef class FieldSharer:
+    """``FieldSharer(strings, trim=None)``: its bound method ``share(obj)`` is the
+    ``__post_init__`` of msgspec Structs (see :mod:`fastinformer.models.base`).
+
+    For the struct ``obj``, in place: each field named in its class's
+    ``_shared_fields`` that holds a ``str`` (or a list of them, or a dict with such
+    values) gets the copy kept in the ``strings`` dict (added on first sight), so that
+    equal values decoded in many objects are one object; then every list, dict or
+    tuple field whose contents are all untracked stops being tracked by the cyclic GC
+    (see :func:`untrack_tree`; the pure-Python twin cannot do this part). ``trim()``
+    is called first for classes whose ``_trims_shared`` is true. Field layouts are
+    read once per class (it must be a msgspec Struct). Safe to call from many threads.
+    """
+
+    def __init__(self, dict strings not None, trim=None):
+        if trim is not None and not callable(trim):
+            raise TypeError(f"trim must be callable, not {type(trim).__name__}")
+        self._strings = strings
+        self._trim = trim
+        self._plans = {}
+
+    def __repr__(self):
+        return f"<FieldSharer strings={len(self._strings)} classes={len(self._plans)}>"
+
+    cdef _SharePlan _plan_for(self, type cls):
+        cdef object found = self._plans.get(cls)
+        cdef _SharePlan plan
+        cdef tuple names
+        cdef Py_ssize_t i
+        cdef PyMemberDescrObject *member
+        if found is not None:
+            return <_SharePlan>found
+        names = getattr(cls, "__struct_fields__", None)
+        if type(names) is not tuple:
+            raise TypeError(f"FieldSharer works on msgspec Structs, not {cls.__name__}")
+        shared_names = frozenset(getattr(cls, "_shared_fields", ()))
+        plan = _SharePlan.__new__(_SharePlan)
+        plan.n = len(names)
+        plan.offsets = <Py_ssize_t *>PyMem_Malloc((plan.n + 1) * sizeof(Py_ssize_t))
+        plan.shared = <char *>PyMem_Malloc(plan.n + 1)
+        if plan.offsets == NULL or plan.shared == NULL:
+            raise MemoryError()
+        for i in range(plan.n):
+            name = names[i]
+            desc = getattr(cls, name, None)
+            if type(desc) is not _MemberDescriptorType or not issubclass(
+                    cls, desc.__objclass__):
+                raise TypeError(f"{cls.__name__}.{name} is not a struct field slot")
+            member = <PyMemberDescrObject *><PyObject *>desc
+            if member.d_member.type != _T_OBJECT_EX:
+                raise TypeError(f"{cls.__name__}.{name} is not an object slot")
+            plan.offsets[i] = member.d_member.offset
+            plan.shared[i] = name in shared_names
+        plan.trims = bool(getattr(cls, "_trims_shared", False))
+        self._plans[cls] = plan
+        return plan
+
+    def share(self, obj):
+        """Share the strings of struct ``obj`` and untrack its containers, in place."""
+        cdef _SharePlan plan = self._plan_for(type(obj))
+        cdef dict strings = self._strings
+        cdef Py_ssize_t i
+        cdef PyObject **slot
+        cdef PyObject *raw
+        cdef object value, shared
+        if plan.trims and self._trim is not None:
+            self._trim()
+        for i in range(plan.n):
+            slot = <PyObject **>((<char *><PyObject *>obj) + plan.offsets[i])
+            raw = slot[0]
+            if raw == NULL or raw == <PyObject *>None:
+                continue
+            value = <object>raw
+            if plan.shared[i]:
+                if type(value) is str:
+                    shared = _share_str(strings, value)
+                    if shared is not value:
+                        Py_INCREF(shared)
+                        slot[0] = <PyObject *>shared
+                        Py_DECREF(value)  # the slot's reference; ours ends with the scope
+                    continue
+                _share_container(strings, value)
+            if type(value) is list or type(value) is dict or type(value) is tuple:
+                _untrack_tree(value, 1)

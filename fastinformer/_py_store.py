@@ -9,6 +9,7 @@ reader sees an object and its index entries either both before or both after a w
 from __future__ import annotations
 
 import builtins
+import gc
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -18,12 +19,14 @@ from fastinformer.errors import FastInformerError, IndexerConflictError
 
 __all__ = [
     "NAMESPACE_INDEX",
+    "FieldSharer",
     "IndexNotFoundError",
     "Indexer",
     "ThreadSafeStore",
     "label_index_func",
     "namespace_index_func",
     "node_name_index_func",
+    "untrack_tree",
 ]
 
 IndexFunc = Callable[[Any], list[str]]
@@ -499,3 +502,76 @@ class Indexer:
     def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
         """See :meth:`ThreadSafeStore.add_indexers`."""
         self._store.add_indexers(indexers)
+
+
+# -- compacting decoded objects for the cache ---------------------------------------------
+
+
+def untrack_tree(obj: Any) -> bool:
+    """Stop the cyclic GC from tracking the lists, dicts and tuples of a decoded tree
+    (nested up to 64 deep) whose contents are all untracked; return whether ``obj``
+    itself ends up untracked (always true for atoms such as ``str``).
+
+    Pure Python cannot untrack an object: this twin only reports (``False`` for any
+    list or non-empty container CPython tracks). The compiled core untracks.
+    """
+    return not gc.is_tracked(obj)
+
+
+class FieldSharer:
+    """``FieldSharer(strings, trim=None)``: its bound method ``share(obj)`` is the
+    ``__post_init__`` of msgspec Structs (see :mod:`fastinformer.models.base`).
+
+    For the struct ``obj``, in place: each field named in its class's
+    ``_shared_fields`` that holds a ``str`` (or a list of them, or a dict with such
+    values) gets the copy kept in the ``strings`` dict (added on first sight), so that
+    equal values decoded in many objects are one object; then every list, dict or
+    tuple field whose contents are all untracked stops being tracked by the cyclic GC
+    (see :func:`untrack_tree`; the pure-Python twin cannot do this part). ``trim()``
+    is called first for classes whose ``_trims_shared`` is true. Field layouts are
+    read once per class (it must be a msgspec Struct). Safe to call from many threads.
+    """
+
+    def __init__(self, strings: dict[Any, Any], trim: Callable[[], object] | None = None) -> None:
+        if not isinstance(strings, dict):
+            raise TypeError(f"strings must be a dict, not {type(strings).__name__}")
+        if trim is not None and not callable(trim):
+            raise TypeError(f"trim must be callable, not {type(trim).__name__}")
+        self._strings = strings
+        self._trim = trim
+        self._plans: dict[type, tuple[bool, tuple[str, ...]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<FieldSharer strings={len(self._strings)} classes={len(self._plans)}>"
+
+    def _plan_for(self, cls: type) -> tuple[bool, tuple[str, ...]]:
+        plan = self._plans.get(cls)
+        if plan is None:
+            names = getattr(cls, "__struct_fields__", None)
+            if type(names) is not tuple:
+                raise TypeError(f"FieldSharer works on msgspec Structs, not {cls.__name__}")
+            shared = frozenset(getattr(cls, "_shared_fields", ()))
+            plan = self._plans[cls] = (
+                bool(getattr(cls, "_trims_shared", False)),
+                tuple(n for n in names if n in shared),
+            )
+        return plan
+
+    def share(self, obj: Any) -> None:
+        """Share the strings of struct ``obj`` and untrack its containers, in place."""
+        trims, names = self._plan_for(type(obj))
+        if trims and self._trim is not None:
+            self._trim()
+        share = self._strings.setdefault
+        for name in names:
+            value = getattr(obj, name)
+            if type(value) is str:
+                setattr(obj, name, share(value, value))
+            elif type(value) is list:
+                for i, item in enumerate(value):
+                    if type(item) is str:
+                        value[i] = share(item, item)
+            elif type(value) is dict:
+                for key, item in value.items():
+                    if type(item) is str:
+                        value[key] = share(item, item)

@@ -10,6 +10,14 @@ implementing :class:`fastinformer.protocol.Decoder`:
 - ``mode="dict"`` decodes into plain dicts with the API's camelCase keys and removes
   ``metadata.managedFields`` after decoding.
 
+Decoded objects are not tracked by the cyclic GC (with the compiled core): JSON has no
+reference cycles, so collections would only walk the cache for nothing. Typed structs are
+``gc=False`` and their lists are untracked as they are built (see
+:mod:`fastinformer.models.base`); in dict mode every list and dict of an object is
+untracked after decoding (``untrack_tree`` of the core). Objects are still freed by
+reference counting; do not create a reference cycle through a decoded list (a dict
+becomes tracked again when a tracked object is stored in it).
+
 Either way ``keep_managed_fields=True`` keeps ``managedFields``, and ``transform(obj)``
 is applied to every decoded list item and ADDED/MODIFIED/DELETED object. Bulk decoding
 runs with the cyclic GC paused (:func:`gc_paused`), and what it allocated is then moved to
@@ -28,6 +36,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
+from fastinformer._compat import core
 from fastinformer.errors import DecodeError
 from fastinformer.models import api_version_of_kind, model_for
 from fastinformer.protocol import (
@@ -39,6 +48,7 @@ from fastinformer.protocol import (
     MODIFIED,
     ListMeta,
     WatchEvent,
+    resource_version_of,
 )
 
 __all__ = [
@@ -46,6 +56,7 @@ __all__ = [
     "ObjectDecoder",
     "Transform",
     "decoder_for",
+    "freeze_gc",
     "gc_paused",
     "resource_version_of",
 ]
@@ -58,17 +69,21 @@ Transform = Callable[[Any], Any]
 
 _SAMPLE = 200
 
+_untrack_tree: Callable[[Any], bool] = core.untrack_tree
+
 
 class _GCPause:
     """Process-wide pause of the cyclic GC, counted so that overlapping pauses from
     several threads re-enable it only when the last one ends (and only if it was
-    enabled when the first began). ``_lock`` guards the counters."""
+    enabled when the first began). ``_lock`` guards the counters and ``_ours``, the
+    freeze count right after :func:`freeze_gc` (0 when nothing is frozen by us)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._depth = 0
         self._was_enabled = False
         self._promote = False
+        self._ours = 0
 
     def enter(self, promote: bool) -> None:
         with self._lock:
@@ -83,12 +98,20 @@ class _GCPause:
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._was_enabled:
-                if self._promote and gc.get_freeze_count() == 0:
+                frozen = gc.get_freeze_count()
+                if self._promote and (frozen == 0 or frozen <= self._ours):
                     # Splice every tracked object into the oldest generation without
                     # traversing it: what the pause allocated is long-lived (a cache).
                     gc.freeze()
                     gc.unfreeze()
+                    self._ours = 0
                 gc.enable()
+
+    def freeze(self) -> None:
+        with self._lock:
+            gc.collect(1)
+            gc.freeze()
+            self._ours = gc.get_freeze_count()
 
 
 _GC_PAUSE = _GCPause()
@@ -101,11 +124,11 @@ def gc_paused(promote: bool = True) -> Iterator[None]:
     Use it around a relist's decode-and-replace: the objects allocated are not garbage,
     so the collections they would trigger only cost time. With ``promote`` (the
     default), when the outermost pause ends the objects allocated meanwhile move
-    straight to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``, skipped
-    while the application keeps objects frozen), so the young-generation collections
-    that would otherwise follow do not traverse them either; cyclic garbage created
-    meanwhile waits for the next full collection. Reference counting still frees
-    everything that is not part of a cycle.
+    straight to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``, which
+    also thaws what :func:`freeze_gc` froze; skipped while the application itself keeps
+    objects frozen), so the young-generation collections that would otherwise follow do
+    not traverse them either; cyclic garbage created meanwhile waits for the next full
+    collection. Reference counting still frees everything that is not part of a cycle.
     """
     _GC_PAUSE.enter(promote)
     try:
@@ -114,19 +137,18 @@ def gc_paused(promote: bool = True) -> Iterator[None]:
         _GC_PAUSE.exit()
 
 
-def resource_version_of(obj: Any) -> str:
-    """``metadata.resourceVersion`` of a dict or typed object, ``""`` when absent.
+def freeze_gc() -> None:
+    """Collect the two young generations, then move every object the cyclic GC tracks
+    into its permanent generation (``gc.freeze()``), which collections never traverse.
 
-    The same contract as :func:`fastinformer.protocol.resource_version_of`, which works
-    on everything this module decodes.
+    Call it once a cache is fully loaded: later full collections then walk only what
+    was allocated since, not the cache and the rest of the process's long-lived heap
+    (tens of milliseconds per full collection with the kubernetes client imported).
+    Frozen objects are still freed by reference counting; reference cycles among them
+    are collected only after ``gc.unfreeze()``. The next promoting :func:`gc_paused`
+    (a relist) thaws them again, unless the application froze objects of its own since.
     """
-    if isinstance(obj, dict):
-        md = obj.get("metadata")
-        rv = md.get("resourceVersion") if isinstance(md, dict) else None
-    else:
-        md = getattr(obj, "metadata", None)
-        rv = getattr(md, "resource_version", None) if md is not None else None
-    return rv if isinstance(rv, str) else ""
+    _GC_PAUSE.freeze()
 
 
 class _WireListMeta(msgspec.Struct, gc=False):
@@ -237,11 +259,14 @@ class ObjectDecoder:
                     bytes(data[:_SAMPLE]),
                 )
             items: list[Any] = body.items if body.items is not None else []
-            if self._strip:
+            if self.model is None:
+                strip = self._strip
                 for item in items:
-                    md = item.get("metadata")
-                    if md is not None and md.__class__ is dict:
-                        md.pop("managedFields", None)
+                    if strip:
+                        md = item.get("metadata")
+                        if md is not None and md.__class__ is dict:
+                            md.pop("managedFields", None)
+                    _untrack_tree(item)
             transform = self.transform
             if transform is not None:
                 items = [transform(item) for item in items]
@@ -285,6 +310,8 @@ class ObjectDecoder:
                 and annotations.get(INITIAL_EVENTS_END_ANNOTATION) == "true"
             )
             return WatchEvent(BOOKMARK, obj, rv, end)
+        if self.model is None:
+            _untrack_tree(obj)
         if self.transform is not None:
             obj = self.transform(obj)
         return WatchEvent(etype, obj, rv if rv.__class__ is str else "")

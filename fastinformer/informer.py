@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fastinformer.clock import REAL_CLOCK, Clock
+from fastinformer.decode import freeze_gc, gc_paused
 from fastinformer.delta_fifo import DeltaFIFO, DeltaType
 from fastinformer.errors import FIFOClosedError
 from fastinformer.keys import DeletedFinalStateUnknown, meta_namespace_key
@@ -74,7 +75,8 @@ class _Listener:
 
     Buffer rule (per key, at most two pending notes): add+update -> add(newest);
     update+update -> update(first old, newest); add+delete -> nothing; update+delete ->
-    delete(final state); delete+add stays two notes. ``_cond`` guards the buffer.
+    delete(final state); delete+add stays two notes. ``_lock`` guards the buffer and the
+    flags; the thread sleeps on ``_wake``, which is released once per sleep.
     """
 
     def __init__(
@@ -91,25 +93,32 @@ class _Listener:
         self._on_update = on_update
         self._on_delete = on_delete
         self.name = name
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # Released once per wait of the thread (by enqueue or stop): a bare lock, cheaper
+        # than a Condition on this path taken up to twice per event.
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._pending: OrderedDict[str, list[_Note]] = OrderedDict()
         self._initial_pending = 0
         self._primed = False
         self._stopped = False
         self._busy = False
+        self._waiting = False  # the thread is (about to be) blocked on _wake
         self._thread: threading.Thread | None = None
 
     # -- producer side (informer's distribution lock held) --
 
     def enqueue(self, key: str, kind: int, old: Any, new: Any, initial: bool) -> None:
         """Buffer one notification, merging it with what is pending for ``key``."""
-        with self._cond:
+        with self._lock:
             notes = self._pending.get(key)
             if notes is None:
                 self._pending[key] = [_Note(kind, old, new, initial)]
                 if initial:
                     self._initial_pending += 1
-                self._cond.notify()
+                if self._waiting:  # else the thread is busy and will look again
+                    self._waiting = False
+                    self._wake.release()
                 return
             last = notes[-1]
             if kind == _UPDATE and last.kind in (_ADD, _UPDATE):
@@ -128,11 +137,11 @@ class _Listener:
                 notes.append(_Note(kind, old, new, initial))
                 if initial:
                     self._initial_pending += 1
-            self._cond.notify()
+            # ``key`` was already pending, so the thread is not waiting: no wake-up.
 
     def prime(self) -> None:
         """Mark that every initial-list notification for this handler has been queued."""
-        with self._cond:
+        with self._lock:
             self._primed = True
 
     # -- consumer side --
@@ -147,50 +156,67 @@ class _Listener:
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Drop pending notifications and end the thread (after the current call returns)."""
-        with self._cond:
+        with self._lock:
             self._stopped = True
             self._pending.clear()
             self._initial_pending = 0
-            self._cond.notify_all()
+            if self._waiting:
+                self._waiting = False
+                self._wake.release()
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
 
     def synced(self) -> bool:
         """Every initial-list notification has been handed to the handler."""
-        with self._cond:
+        with self._lock:
             return self._primed and self._initial_pending == 0
 
     def pending(self) -> int:
         """Number of keys with pending notifications."""
-        with self._cond:
+        with self._lock:
             return len(self._pending)
 
     def idle(self) -> bool:
         """Nothing pending and no handler call in progress."""
-        with self._cond:
+        with self._lock:
             return not self._pending and not self._busy
 
     def _run(self) -> None:
+        """Deliver notes one at a time, oldest key first. One lock round trip per note:
+        the previous note is accounted for in the same critical section that takes the
+        next one."""
+        pending = self._pending
+        done: _Note | None = None
         while True:
-            with self._cond:
-                while not self._pending and not self._stopped:
-                    self._cond.wait()
+            note: _Note | None = None
+            with self._lock:
+                if done is not None:
+                    self._busy = False
+                    if done.initial and not self._stopped:
+                        self._initial_pending -= 1
+                    done = None
                 if self._stopped:
                     return
-                key, notes = self._pending.popitem(last=False)
-                note = notes.pop(0)
-                if notes:
-                    self._pending[key] = notes
-                    self._pending.move_to_end(key, last=False)
-                self._busy = True
+                if pending:
+                    key, notes = pending.popitem(last=False)
+                    note = notes.pop(0)
+                    if notes:
+                        pending[key] = notes
+                        pending.move_to_end(key, last=False)
+                    self._busy = True
+                else:
+                    self._waiting = True
+            if note is None:
+                self._wake.acquire()  # released once by enqueue() or stop()
+                continue
             try:
                 self._call(note)
-            finally:
-                with self._cond:
+            except BaseException:
+                with self._lock:
                     self._busy = False
-                    if note.initial and not self._stopped:
-                        self._initial_pending -= 1
+                raise
+            done = note
 
     def _call(self, note: _Note) -> None:
         try:
@@ -262,7 +288,18 @@ class SharedIndexInformer:
 
     ``transform(obj) -> obj`` runs before an object enters the FIFO (drop fields you do
     not need to save memory). ``resync_period`` > 0 re-delivers every cached object as
-    ``on_update(obj, obj)`` on that period, without any API call. Thread-safe.
+    ``on_update(obj, obj)`` on that period, without any API call. The cyclic GC is
+    paused around every full relist (``reflector_options={"gc_pause": None}`` turns
+    that off). Thread-safe.
+
+    GC policy (``gc_freeze=True``, the default): once the deltas of a full list (the
+    initial one or a relist) have all been applied, :func:`fastinformer.decode.freeze_gc`
+    moves every object then alive in the process into the GC's permanent generation, so
+    full collections stop walking the cache and the rest of the long-lived heap (each
+    would otherwise pause every thread for tens of milliseconds). The trade-off:
+    reference cycles that were already garbage, or that later form only among frozen
+    objects, are not collected until ``gc.unfreeze()``; everything else is still freed
+    by reference counting. Pass ``gc_freeze=False`` to leave the GC alone.
     """
 
     def __init__(
@@ -277,6 +314,7 @@ class SharedIndexInformer:
         clock: Clock = REAL_CLOCK,
         watch_error_handler: Callable[[Any, BaseException], None] | None = None,
         reflector_options: Mapping[str, Any] | None = None,
+        gc_freeze: bool = True,
     ) -> None:
         if resync_period < 0:
             raise ValueError("resync_period must be >= 0")
@@ -285,6 +323,8 @@ class SharedIndexInformer:
         self._indexer = Indexer(key_func, dict(indexers or {}))
         self._fifo = DeltaFIFO(key_func, known_objects=self._indexer)
         store: Any = self._fifo if transform is None else _TransformingStore(self._fifo, transform)
+        options = dict(reflector_options or {})
+        options.setdefault("gc_pause", gc_paused)  # bulk decoding with the GC on is ~5x slower
         self._reflector = Reflector(
             lister_watcher,
             store,
@@ -292,7 +332,7 @@ class SharedIndexInformer:
             resync_period=resync_period,
             clock=clock,
             watch_error_handler=watch_error_handler,
-            **dict(reflector_options or {}),
+            **options,
         )
         self._dist_lock = threading.RLock()
         self._listeners: dict[HandlerRegistration, _Listener] = {}
@@ -300,6 +340,8 @@ class SharedIndexInformer:
         self._threads: list[threading.Thread] = []
         self._started = False
         self._clock = clock
+        self._gc_freeze = gc_freeze
+        self._freeze_due = False  # a full list is being applied (process thread only)
 
     # -- handlers --
 
@@ -439,7 +481,8 @@ class SharedIndexInformer:
             log.exception("reflector %s crashed", self.name)
 
     def _process(self) -> None:
-        pop = self._fifo.pop
+        fifo = self._fifo
+        pop = fifo.pop
         handle = self._handle_deltas
         while not self._stop.is_set():
             try:
@@ -448,11 +491,16 @@ class SharedIndexInformer:
                 return
             except Exception:
                 log.exception("informer %s failed to process deltas", self.name)
+            if self._freeze_due and not len(fifo):
+                self._freeze_due = False
+                freeze_gc()
 
     def _handle_deltas(self, deltas: list[Any], is_in_initial_list: bool) -> None:
         """Apply deltas to the cache and fan them out. Runs with the FIFO lock held."""
         indexer = self._indexer
         key_func = self._key_func
+        if self._gc_freeze and (is_in_initial_list or deltas[-1].type == DeltaType.REPLACED):
+            self._freeze_due = True
         with self._dist_lock:
             listeners = list(self._listeners.values())
             for d in deltas:

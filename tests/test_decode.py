@@ -18,6 +18,7 @@ from fastinformer.decode import (
     DecodeMode,
     ObjectDecoder,
     decoder_for,
+    freeze_gc,
     gc_paused,
     resource_version_of,
 )
@@ -444,3 +445,46 @@ def test_resource_version_of_reads_typed_and_dict_objects() -> None:
     assert resource_version_of({"metadata": {"resourceVersion": "7"}}) == "7"
     assert resource_version_of({"metadata": None}) == ""
     assert resource_version_of(object()) == ""
+
+
+def test_decoded_objects_are_not_tracked_by_the_gc_with_the_compiled_core(
+    mode: DecodeMode,
+) -> None:
+    from fastinformer._compat import IS_ACCELERATED
+
+    decoder = decoder_for("Pod", mode=mode)
+    items, _ = decoder.decode_list(pod_list(3))
+    raw_pods = recording("23-list-pods-field-selector-nodename-limit3.json")["body"]["items"]
+    lines = [json.dumps({"type": "MODIFIED", "object": pod}).encode() for pod in raw_pods]
+    events = [decoder.decode_event(line).object for line in lines]
+    for obj in [*items, *events]:
+        containers = obj["spec"]["containers"] if mode == "dict" else obj.spec.containers
+        assert gc.is_tracked(containers) is not IS_ACCELERATED
+        if mode == "dict":
+            assert gc.is_tracked(obj) is not IS_ACCELERATED
+            assert gc.is_tracked(obj["metadata"]) is not IS_ACCELERATED
+
+
+def test_freeze_gc_moves_what_is_alive_to_the_permanent_generation() -> None:
+    alive = [[i] for i in range(100)]
+    try:
+        freeze_gc()
+        assert gc.get_freeze_count() >= len(alive)
+        assert not any(o is alive[0] for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_promoting_pause_thaws_what_freeze_gc_froze(gc_enabled: None) -> None:
+    try:
+        freeze_gc()
+        assert gc.get_freeze_count() > 0
+        with gc_paused(promote=False):
+            pass
+        assert gc.get_freeze_count() > 0
+        with gc_paused():
+            pass
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -13,7 +13,7 @@ from fastinformer.errors import ApiError
 from fastinformer.informer import SharedIndexInformer, unwrap_tombstone
 from fastinformer.keys import DeletedFinalStateUnknown
 from fastinformer.protocol import resource_version_of
-from tests.fake_listwatch import FakeListerWatcher, wait_for
+from tests.fake_listwatch import FakeListerWatcher, StreamFault, wait_for
 
 FAST = {"use_streaming_list": False}
 
@@ -315,3 +315,89 @@ def test_stopped_informer_cannot_be_restarted(informer: SharedIndexInformer) -> 
     informer.stop()
     with pytest.raises(RuntimeError):
         informer.start()
+
+
+def _record_freezes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Replace the GC freeze the informer calls with a counter (the real one would
+    freeze the test process)."""
+    import fastinformer.informer as informer_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(informer_module, "freeze_gc", lambda: calls.append(1))
+    return calls
+
+
+def test_gc_is_frozen_once_the_initial_list_is_in_the_cache(
+    lw: FakeListerWatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _record_freezes(monkeypatch)
+    for n in ("a", "b", "c"):
+        lw.create(n)
+    informer = SharedIndexInformer(lw, name="test", reflector_options=FAST)
+    rec = Recorder()
+    informer.add_event_handler(rec)
+    informer.start()
+    try:
+        assert informer.wait_for_cache_sync(10)
+        assert wait_for(lambda: calls == [1])
+        assert lw.wait_for_open_watch()
+        lw.create("d")
+        lw.update("a", {"v": "2"})
+        assert wait_for(lambda: rec.kinds().count("update") == 1)
+        assert calls == [1]  # watch events do not freeze again
+    finally:
+        informer.stop()
+
+
+def test_gc_is_frozen_again_after_a_relist(
+    lw: FakeListerWatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _record_freezes(monkeypatch)
+    lw.create("keep")
+    informer = SharedIndexInformer(lw, name="test", reflector_options=FAST)
+    informer.start()
+    try:
+        assert informer.wait_for_cache_sync(10)
+        assert wait_for(lambda: len(calls) == 1)
+        assert lw.wait_for_open_watch()
+        lw.create("new")  # an event first: a 410 then relists without a backoff
+        assert wait_for(lambda: len(informer.get_store().list()) == 2)
+        assert lw.inject(StreamFault.error(410, "Expired", "too old resource version")) == 1
+        assert wait_for(lambda: len(calls) == 2, timeout=15)
+        assert names(informer.get_store().list()) == ["keep", "new"]
+    finally:
+        informer.stop()
+
+
+def test_gc_freeze_can_be_turned_off(
+    lw: FakeListerWatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _record_freezes(monkeypatch)
+    lw.create("a")
+    informer = SharedIndexInformer(lw, name="test", reflector_options=FAST, gc_freeze=False)
+    rec = Recorder()
+    informer.add_event_handler(rec)
+    informer.start()
+    try:
+        assert informer.wait_for_cache_sync(10)
+        assert lw.wait_for_open_watch()
+        lw.create("b")  # handled after the initial list: the freeze point has passed
+        assert wait_for(lambda: rec.kinds().count("add") == 2)
+        assert calls == []
+    finally:
+        informer.stop()
+
+
+def test_a_handler_thread_waiting_for_notes_is_woken_by_each_new_key(
+    lw: FakeListerWatcher, informer: SharedIndexInformer
+) -> None:
+    rec = Recorder()
+    reg = informer.add_event_handler(rec)
+    informer.start()
+    assert informer.wait_for_cache_sync(10)
+    assert lw.wait_for_open_watch()
+    for i in range(5):
+        assert wait_for(reg.idle)
+        lw.create(f"o{i}")
+        assert wait_for(lambda i=i: len(rec.events) == i + 1)
+    assert rec.kinds() == ["add"] * 5

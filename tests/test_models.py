@@ -474,3 +474,29 @@ def test_generator_reproduces_the_checked_in_module(tmp_path: Path) -> None:
     out = tmp_path / "generated.py"
     assert generator.main([str(out)]) == 0
     assert out.read_bytes() == checked_in
+
+
+def test_lists_inside_decoded_models_are_untracked_with_the_compiled_core() -> None:
+    from fastinformer._compat import IS_ACCELERATED
+
+    pod = decode(Pod, recorded_pods()[0])
+    assert gc.is_tracked(pod.spec.containers) is not IS_ACCELERATED
+    assert gc.is_tracked(pod.status.conditions) is not IS_ACCELERATED
+
+
+def test_annotation_values_are_not_shared() -> None:
+    raw = copy.deepcopy(recorded_pods()[0])
+    raw["metadata"]["annotations"] = {"example.com/note": "a value unique to this pod"}
+    first, second = decode(Pod, raw), decode(Pod, raw)
+    note = first.metadata.annotations["example.com/note"]
+    assert note is not second.metadata.annotations["example.com/note"]
+    assert note not in models_base.SHARED
+
+
+def test_generated_structs_list_the_fields_they_share() -> None:
+    meta = ObjectMeta._shared_fields
+    assert {"labels", "namespace", "creation_timestamp", "generate_name"} <= set(meta)
+    assert not {"name", "uid", "resource_version", "annotations"} & set(meta)
+    assert ObjectMeta._trims_shared and not Pod._trims_shared
+    container_type = type(decode(Pod, recorded_pods()[0]).spec.containers[0])
+    assert "image" in container_type._shared_fields

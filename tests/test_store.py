@@ -784,3 +784,121 @@ def test_readers_never_see_an_object_and_its_index_entries_disagree(core: Module
         assert all(o["gen"] == gen for o in store.by_index("gen", gen))
     total = sum(len(store.index_keys("gen", g)) for g in store.list_index_func_values("gen"))
     assert total == len(store)
+
+
+# -- FieldSharer / untrack_tree ------------------------------------------------------------
+
+
+class _Shared(msgspec.Struct, gc=False):
+    """A struct with shared and unshared fields, as the generated models declare them."""
+
+    _shared_fields = ("image", "tags", "labels")
+
+    image: str | None = None
+    name: str | None = None
+    tags: list[str] | None = None
+    labels: dict[str, str] | None = None
+    children: list[Any] | None = None
+
+
+class _Trimming(msgspec.Struct, gc=False):
+    _trims_shared = True
+
+    value: str | None = None
+
+
+def _fresh(text: str) -> str:
+    """An equal but distinct str object."""
+    return "".join(list(text))
+
+
+def _is_compiled(core: ModuleType) -> bool:
+    return core.__name__ != "fastinformer._core_py"
+
+
+def test_field_sharer_gives_listed_fields_the_copy_kept_in_its_dict(core: ModuleType) -> None:
+    strings: dict[Any, Any] = {}
+    sharer = core.FieldSharer(strings)
+    first = _Shared(image=_fresh("nginx:1"), name=_fresh("web"))
+    second = _Shared(image=_fresh("nginx:1"), name=_fresh("web"))
+    assert first.image is not second.image
+    sharer.share(first)
+    sharer.share(second)
+    assert first.image is second.image is strings["nginx:1"]
+    assert first.name is not second.name  # not listed: left alone
+    assert "web" not in strings
+
+
+def test_field_sharer_shares_list_items_and_dict_values(core: ModuleType) -> None:
+    sharer = core.FieldSharer({})
+    objs = [
+        _Shared(tags=[_fresh("a"), _fresh("b"), 3], labels={"app": _fresh("shop")})
+        for _ in range(2)
+    ]
+    for obj in objs:
+        sharer.share(obj)
+    assert objs[0].tags is not None and objs[1].tags is not None
+    assert objs[0].labels is not None and objs[1].labels is not None
+    assert objs[0].tags[1] is objs[1].tags[1]
+    assert objs[0].tags[2] == 3
+    assert objs[0].labels["app"] is objs[1].labels["app"]
+
+
+def test_field_sharer_calls_trim_before_sharing_for_classes_that_ask(core: ModuleType) -> None:
+    strings: dict[Any, Any] = {"old": "old"}
+    calls: list[int] = []
+
+    def trim() -> None:
+        calls.append(len(strings))
+        strings.clear()
+
+    sharer = core.FieldSharer(strings, trim)
+    sharer.share(_Shared(image="x"))
+    assert calls == []
+    sharer.share(_Trimming(value="v"))
+    assert calls == [2]
+    assert strings == {}  # _Trimming lists no shared field
+
+
+def test_field_sharer_untracks_containers_only_when_compiled(core: ModuleType) -> None:
+    sharer = core.FieldSharer({})
+    obj = _Shared(tags=["a"], children=[_Shared(), {"k": ["v"]}], labels={"a": "b"})
+    holder = _Shared(children=[[]])  # a list holding a tracked (not yet untracked) list
+    assert gc.is_tracked(obj.tags)
+    sharer.share(obj)
+    compiled = _is_compiled(core)
+    assert gc.is_tracked(obj.tags) is not compiled
+    assert gc.is_tracked(obj.children) is not compiled
+    sharer.share(holder)
+    assert gc.is_tracked(holder.children) is not compiled
+
+
+def test_field_sharer_refuses_objects_that_are_not_structs(core: ModuleType) -> None:
+    sharer = core.FieldSharer({})
+    with pytest.raises(TypeError, match="msgspec Structs"):
+        sharer.share(SimpleNamespace(image="x"))
+    with pytest.raises(TypeError):
+        core.FieldSharer({}, trim=42)
+
+
+def test_untrack_tree_leaves_containers_holding_tracked_objects_tracked(
+    core: ModuleType,
+) -> None:
+    class Node:
+        pass
+
+    tree: dict[str, Any] = {"a": [{"b": ["c"]}, ("d", 1)], "e": {"f": None}}
+    compiled = _is_compiled(core)
+    assert core.untrack_tree(tree) is compiled
+    assert gc.is_tracked(tree["a"]) is not compiled
+    assert gc.is_tracked(tree["a"][0]["b"]) is not compiled
+    assert core.untrack_tree("text") is True
+    holder = [[], Node()]
+    assert core.untrack_tree(holder) is False
+    assert gc.is_tracked(holder)
+    assert gc.is_tracked(holder[0]) is not compiled  # the empty list itself can go
+    deep: list[Any] = []
+    for _ in range(100):
+        deep = [deep]
+    assert core.untrack_tree(deep) is False  # deeper than the limit: left tracked
+    assert gc.is_tracked(deep)

@@ -12,15 +12,7 @@ from typing import Any, ClassVar
 
 from msgspec import field
 
-from fastinformer.models.base import (
-    SHARED,
-    IntOrString,
-    Model,
-    Time,
-    share_items,
-    share_values,
-    trim_shared,
-)
+from fastinformer.models.base import IntOrString, Model, Time
 
 __all__ = [
     "MODELS",
@@ -265,19 +257,13 @@ class Pod(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: PodSpec | None = None
     status: PodStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class Node(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -291,19 +277,13 @@ class Node(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: NodeSpec | None = None
     status: NodeStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class Namespace(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -317,19 +297,13 @@ class Namespace(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: NamespaceSpec | None = None
     status: NamespaceStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class ConfigMap(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -344,6 +318,7 @@ class ConfigMap(Model, kw_only=True, omit_defaults=True, gc=False):
         "kind",
         "metadata",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "data", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     binary_data: dict[str, str] | None = field(default=None, name="binaryData")
@@ -351,15 +326,6 @@ class ConfigMap(Model, kw_only=True, omit_defaults=True, gc=False):
     immutable: bool | None = None
     kind: str | None = None
     metadata: ObjectMeta | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if self.data:
-            share_values(self.data)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class Secret(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -375,6 +341,7 @@ class Secret(Model, kw_only=True, omit_defaults=True, gc=False):
         "string_data",
         "type",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind", "string_data", "type")
 
     api_version: str | None = field(default=None, name="apiVersion")
     data: dict[str, str] | None = None
@@ -383,17 +350,6 @@ class Secret(Model, kw_only=True, omit_defaults=True, gc=False):
     metadata: ObjectMeta | None = None
     string_data: dict[str, str] | None = field(default=None, name="stringData")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if self.string_data:
-            share_values(self.string_data)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class Service(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -407,6 +363,7 @@ class Service(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
@@ -414,31 +371,18 @@ class Service(Model, kw_only=True, omit_defaults=True, gc=False):
     spec: ServiceSpec | None = None
     status: ServiceStatus | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-
 
 class Endpoints(Model, kw_only=True, omit_defaults=True, gc=False):
     """``v1`` ``Endpoints`` (client: ``V1Endpoints``)."""
 
     _client_model: ClassVar[str | None] = "V1Endpoints"
     _client_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind", "metadata", "subsets")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     subsets: list[EndpointSubset] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class Event(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -465,6 +409,19 @@ class Event(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("event_time", "first_timestamp", "last_timestamp")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "action",
+        "api_version",
+        "event_time",
+        "first_timestamp",
+        "kind",
+        "last_timestamp",
+        "message",
+        "reason",
+        "reporting_component",
+        "reporting_instance",
+        "type",
+    )
 
     action: str | None = None
     api_version: str | None = field(default=None, name="apiVersion")
@@ -484,31 +441,6 @@ class Event(Model, kw_only=True, omit_defaults=True, gc=False):
     source: EventSource | None = None
     type: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.action) is not None:
-            self.action = share(v, v)
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.event_time) is not None:
-            self.event_time = share(v, v)
-        if (v := self.first_timestamp) is not None:
-            self.first_timestamp = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if (v := self.last_timestamp) is not None:
-            self.last_timestamp = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.reporting_component) is not None:
-            self.reporting_component = share(v, v)
-        if (v := self.reporting_instance) is not None:
-            self.reporting_instance = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
-
 
 class Deployment(Model, kw_only=True, omit_defaults=True, gc=False):
     """``apps/v1`` ``Deployment`` (client: ``V1Deployment``)."""
@@ -521,19 +453,13 @@ class Deployment(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: DeploymentSpec | None = None
     status: DeploymentStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class ReplicaSet(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -547,19 +473,13 @@ class ReplicaSet(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: ReplicaSetSpec | None = None
     status: ReplicaSetStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class StatefulSet(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -573,19 +493,13 @@ class StatefulSet(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: StatefulSetSpec | None = None
     status: StatefulSetStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class DaemonSet(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -599,6 +513,7 @@ class DaemonSet(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
@@ -606,31 +521,18 @@ class DaemonSet(Model, kw_only=True, omit_defaults=True, gc=False):
     spec: DaemonSetSpec | None = None
     status: DaemonSetStatus | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-
 
 class Lease(Model, kw_only=True, omit_defaults=True, gc=False):
     """``coordination.k8s.io/v1`` ``Lease`` (client: ``V1Lease``)."""
 
     _client_model: ClassVar[str | None] = "V1Lease"
     _client_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind", "metadata", "spec")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: LeaseSpec | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class PartialObjectMetadata(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -638,17 +540,11 @@ class PartialObjectMetadata(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = None
     _client_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind", "metadata")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class AWSElasticBlockStoreVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -656,18 +552,12 @@ class AWSElasticBlockStoreVolumeSource(Model, kw_only=True, omit_defaults=True, 
 
     _client_model: ClassVar[str | None] = "V1AWSElasticBlockStoreVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("fs_type", "partition", "read_only", "volume_id")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "volume_id")
 
     fs_type: str | None = field(default=None, name="fsType")
     partition: int | None = None
     read_only: bool | None = field(default=None, name="readOnly")
     volume_id: str | None = field(default=None, name="volumeID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.volume_id) is not None:
-            self.volume_id = share(v, v)
 
 
 class Affinity(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -690,16 +580,10 @@ class AppArmorProfile(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1AppArmorProfile"
     _client_fields: ClassVar[tuple[str, ...]] = ("localhost_profile", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("localhost_profile", "type")
 
     localhost_profile: str | None = field(default=None, name="localhostProfile")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.localhost_profile) is not None:
-            self.localhost_profile = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class AttachedVolume(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -707,16 +591,10 @@ class AttachedVolume(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1AttachedVolume"
     _client_fields: ClassVar[tuple[str, ...]] = ("device_path", "name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("device_path", "name")
 
     device_path: str | None = field(default=None, name="devicePath")
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.device_path) is not None:
-            self.device_path = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class AzureDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -731,6 +609,13 @@ class AzureDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "kind",
         "read_only",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "caching_mode",
+        "disk_name",
+        "disk_uri",
+        "fs_type",
+        "kind",
+    )
 
     caching_mode: str | None = field(default=None, name="cachingMode")
     disk_name: str | None = field(default=None, name="diskName")
@@ -739,36 +624,17 @@ class AzureDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     kind: str | None = None
     read_only: bool | None = field(default=None, name="readOnly")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.caching_mode) is not None:
-            self.caching_mode = share(v, v)
-        if (v := self.disk_name) is not None:
-            self.disk_name = share(v, v)
-        if (v := self.disk_uri) is not None:
-            self.disk_uri = share(v, v)
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-
 
 class AzureFileVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1AzureFileVolumeSource`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1AzureFileVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("read_only", "secret_name", "share_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("secret_name", "share_name")
 
     read_only: bool | None = field(default=None, name="readOnly")
     secret_name: str | None = field(default=None, name="secretName")
     share_name: str | None = field(default=None, name="shareName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.secret_name) is not None:
-            self.secret_name = share(v, v)
-        if (v := self.share_name) is not None:
-            self.share_name = share(v, v)
 
 
 class CSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -782,6 +648,7 @@ class CSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "read_only",
         "volume_attributes",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("driver", "fs_type", "volume_attributes")
 
     driver: str | None = None
     fs_type: str | None = field(default=None, name="fsType")
@@ -791,30 +658,16 @@ class CSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     read_only: bool | None = field(default=None, name="readOnly")
     volume_attributes: dict[str, str] | None = field(default=None, name="volumeAttributes")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.driver) is not None:
-            self.driver = share(v, v)
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if self.volume_attributes:
-            share_values(self.volume_attributes)
-
 
 class Capabilities(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1Capabilities`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1Capabilities"
     _client_fields: ClassVar[tuple[str, ...]] = ("add", "drop")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("add", "drop")
 
     add: list[str] | None = None
     drop: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.add:
-            share_items(self.add)
-        if self.drop:
-            share_items(self.drop)
 
 
 class CephFSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -829,6 +682,7 @@ class CephFSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "secret_ref",
         "user",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("monitors", "path", "secret_file", "user")
 
     monitors: list[str] | None = None
     path: str | None = None
@@ -837,35 +691,18 @@ class CephFSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     secret_ref: LocalObjectReference | None = field(default=None, name="secretRef")
     user: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.monitors:
-            share_items(self.monitors)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.secret_file) is not None:
-            self.secret_file = share(v, v)
-        if (v := self.user) is not None:
-            self.user = share(v, v)
-
 
 class CinderVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1CinderVolumeSource`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1CinderVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("fs_type", "read_only", "secret_ref", "volume_id")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "volume_id")
 
     fs_type: str | None = field(default=None, name="fsType")
     read_only: bool | None = field(default=None, name="readOnly")
     secret_ref: LocalObjectReference | None = field(default=None, name="secretRef")
     volume_id: str | None = field(default=None, name="volumeID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.volume_id) is not None:
-            self.volume_id = share(v, v)
 
 
 class ClientIPConfig(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -889,6 +726,7 @@ class ClusterTrustBundleProjection(Model, kw_only=True, omit_defaults=True, gc=F
         "signer_name",
         "user",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "path", "signer_name")
 
     label_selector: LabelSelector | None = field(default=None, name="labelSelector")
     name: str | None = None
@@ -896,15 +734,6 @@ class ClusterTrustBundleProjection(Model, kw_only=True, omit_defaults=True, gc=F
     path: str | None = None
     signer_name: str | None = field(default=None, name="signerName")
     user: int | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.signer_name) is not None:
-            self.signer_name = share(v, v)
 
 
 class Condition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -920,6 +749,13 @@ class Condition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     message: str | None = None
@@ -928,33 +764,16 @@ class Condition(Model, kw_only=True, omit_defaults=True, gc=False):
     status: str | None = None
     type: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
-
 
 class ConfigMapEnvSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ConfigMapEnvSource`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ConfigMapEnvSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class ConfigMapKeySelector(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -962,17 +781,11 @@ class ConfigMapKeySelector(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ConfigMapKeySelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "name")
 
     key: str | None = None
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class ConfigMapNodeConfigSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -986,6 +799,13 @@ class ConfigMapNodeConfigSource(Model, kw_only=True, omit_defaults=True, gc=Fals
         "resource_version",
         "uid",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "kubelet_config_key",
+        "name",
+        "namespace",
+        "resource_version",
+        "uid",
+    )
 
     kubelet_config_key: str | None = field(default=None, name="kubeletConfigKey")
     name: str | None = None
@@ -993,34 +813,17 @@ class ConfigMapNodeConfigSource(Model, kw_only=True, omit_defaults=True, gc=Fals
     resource_version: str | None = field(default=None, name="resourceVersion")
     uid: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.kubelet_config_key) is not None:
-            self.kubelet_config_key = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.namespace) is not None:
-            self.namespace = share(v, v)
-        if (v := self.resource_version) is not None:
-            self.resource_version = share(v, v)
-        if (v := self.uid) is not None:
-            self.uid = share(v, v)
-
 
 class ConfigMapProjection(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ConfigMapProjection`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ConfigMapProjection"
     _client_fields: ClassVar[tuple[str, ...]] = ("items", "name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     items: list[KeyToPath] | None = None
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class ConfigMapVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1034,17 +837,13 @@ class ConfigMapVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "name",
         "optional",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     default_mode: int | None = field(default=None, name="defaultMode")
     default_user: int | None = field(default=None, name="defaultUser")
     items: list[KeyToPath] | None = None
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class Container(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1078,6 +877,17 @@ class Container(Model, kw_only=True, omit_defaults=True, gc=False):
         "volume_mounts",
         "working_dir",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "args",
+        "command",
+        "image",
+        "image_pull_policy",
+        "name",
+        "restart_policy",
+        "termination_message_path",
+        "termination_message_policy",
+        "working_dir",
+    )
 
     args: list[str] | None = None
     command: list[str] | None = None
@@ -1107,46 +917,17 @@ class Container(Model, kw_only=True, omit_defaults=True, gc=False):
     volume_mounts: list[VolumeMount] | None = field(default=None, name="volumeMounts")
     working_dir: str | None = field(default=None, name="workingDir")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.args:
-            share_items(self.args)
-        if self.command:
-            share_items(self.command)
-        if (v := self.image) is not None:
-            self.image = share(v, v)
-        if (v := self.image_pull_policy) is not None:
-            self.image_pull_policy = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.restart_policy) is not None:
-            self.restart_policy = share(v, v)
-        if (v := self.termination_message_path) is not None:
-            self.termination_message_path = share(v, v)
-        if (v := self.termination_message_policy) is not None:
-            self.termination_message_policy = share(v, v)
-        if (v := self.working_dir) is not None:
-            self.working_dir = share(v, v)
-
 
 class ContainerExtendedResourceRequest(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ContainerExtendedResourceRequest`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ContainerExtendedResourceRequest"
     _client_fields: ClassVar[tuple[str, ...]] = ("container_name", "request_name", "resource_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("container_name", "request_name", "resource_name")
 
     container_name: str | None = field(default=None, name="containerName")
     request_name: str | None = field(default=None, name="requestName")
     resource_name: str | None = field(default=None, name="resourceName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.container_name) is not None:
-            self.container_name = share(v, v)
-        if (v := self.request_name) is not None:
-            self.request_name = share(v, v)
-        if (v := self.resource_name) is not None:
-            self.resource_name = share(v, v)
 
 
 class ContainerImage(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1154,13 +935,10 @@ class ContainerImage(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ContainerImage"
     _client_fields: ClassVar[tuple[str, ...]] = ("names", "size_bytes")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("names",)
 
     names: list[str] | None = None
     size_bytes: int | None = field(default=None, name="sizeBytes")
-
-    def __post_init__(self) -> None:
-        if self.names:
-            share_items(self.names)
 
 
 class ContainerPort(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1174,6 +952,7 @@ class ContainerPort(Model, kw_only=True, omit_defaults=True, gc=False):
         "name",
         "protocol",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("host_ip", "name", "protocol")
 
     container_port: int | None = field(default=None, name="containerPort")
     host_ip: str | None = field(default=None, name="hostIP")
@@ -1181,31 +960,16 @@ class ContainerPort(Model, kw_only=True, omit_defaults=True, gc=False):
     name: str | None = None
     protocol: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.host_ip) is not None:
-            self.host_ip = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.protocol) is not None:
-            self.protocol = share(v, v)
-
 
 class ContainerResizePolicy(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ContainerResizePolicy`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ContainerResizePolicy"
     _client_fields: ClassVar[tuple[str, ...]] = ("resource_name", "restart_policy")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("resource_name", "restart_policy")
 
     resource_name: str | None = field(default=None, name="resourceName")
     restart_policy: str | None = field(default=None, name="restartPolicy")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.resource_name) is not None:
-            self.resource_name = share(v, v)
-        if (v := self.restart_policy) is not None:
-            self.restart_policy = share(v, v)
 
 
 class ContainerRestartRule(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1213,14 +977,10 @@ class ContainerRestartRule(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ContainerRestartRule"
     _client_fields: ClassVar[tuple[str, ...]] = ("action", "exit_codes")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("action",)
 
     action: str | None = None
     exit_codes: ContainerRestartRuleOnExitCodes | None = field(default=None, name="exitCodes")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.action) is not None:
-            self.action = share(v, v)
 
 
 class ContainerRestartRuleOnExitCodes(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1228,14 +988,10 @@ class ContainerRestartRuleOnExitCodes(Model, kw_only=True, omit_defaults=True, g
 
     _client_model: ClassVar[str | None] = "V1ContainerRestartRuleOnExitCodes"
     _client_fields: ClassVar[tuple[str, ...]] = ("operator", "values")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("operator",)
 
     operator: str | None = None
     values: list[int] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.operator) is not None:
-            self.operator = share(v, v)
 
 
 class ContainerState(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1255,13 +1011,9 @@ class ContainerStateRunning(Model, kw_only=True, omit_defaults=True, gc=False):
     _client_model: ClassVar[str | None] = "V1ContainerStateRunning"
     _client_fields: ClassVar[tuple[str, ...]] = ("started_at",)
     _time_fields: ClassVar[tuple[str, ...]] = ("started_at",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("started_at",)
 
     started_at: Time | None = field(default=None, name="startedAt")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.started_at) is not None:
-            self.started_at = share(v, v)
 
 
 class ContainerStateTerminated(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1278,6 +1030,7 @@ class ContainerStateTerminated(Model, kw_only=True, omit_defaults=True, gc=False
         "started_at",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("finished_at", "started_at")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("finished_at", "message", "reason", "started_at")
 
     container_id: str | None = field(default=None, name="containerID")
     exit_code: int | None = field(default=None, name="exitCode")
@@ -1287,33 +1040,16 @@ class ContainerStateTerminated(Model, kw_only=True, omit_defaults=True, gc=False
     signal: int | None = None
     started_at: Time | None = field(default=None, name="startedAt")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.finished_at) is not None:
-            self.finished_at = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.started_at) is not None:
-            self.started_at = share(v, v)
-
 
 class ContainerStateWaiting(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ContainerStateWaiting`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ContainerStateWaiting"
     _client_fields: ClassVar[tuple[str, ...]] = ("message", "reason")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("message", "reason")
 
     message: str | None = None
     reason: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
 
 
 class ContainerStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1337,6 +1073,13 @@ class ContainerStatus(Model, kw_only=True, omit_defaults=True, gc=False):
         "user",
         "volume_mounts",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "allocated_resources",
+        "image",
+        "image_id",
+        "name",
+        "stop_signal",
+    )
 
     allocated_resources: dict[str, str] | None = field(default=None, name="allocatedResources")
     allocated_resources_status: list[ResourceStatus] | None = field(
@@ -1355,19 +1098,6 @@ class ContainerStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     stop_signal: str | None = field(default=None, name="stopSignal")
     user: ContainerUser | None = None
     volume_mounts: list[VolumeMountStatus] | None = field(default=None, name="volumeMounts")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.allocated_resources:
-            share_values(self.allocated_resources)
-        if (v := self.image) is not None:
-            self.image = share(v, v)
-        if (v := self.image_id) is not None:
-            self.image_id = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.stop_signal) is not None:
-            self.stop_signal = share(v, v)
 
 
 class ContainerUser(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1400,25 +1130,19 @@ class DaemonSetCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     message: str | None = None
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class DaemonSetSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1474,14 +1198,10 @@ class DaemonSetUpdateStrategy(Model, kw_only=True, omit_defaults=True, gc=False)
 
     _client_model: ClassVar[str | None] = "V1DaemonSetUpdateStrategy"
     _client_fields: ClassVar[tuple[str, ...]] = ("rolling_update", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("type",)
 
     rolling_update: RollingUpdateDaemonSet | None = field(default=None, name="rollingUpdate")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class DeploymentCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1497,6 +1217,14 @@ class DeploymentCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time", "last_update_time")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "last_update_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     last_update_time: Time | None = field(default=None, name="lastUpdateTime")
@@ -1504,21 +1232,6 @@ class DeploymentCondition(Model, kw_only=True, omit_defaults=True, gc=False):
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.last_update_time) is not None:
-            self.last_update_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class DeploymentSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1578,14 +1291,10 @@ class DeploymentStrategy(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1DeploymentStrategy"
     _client_fields: ClassVar[tuple[str, ...]] = ("rolling_update", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("type",)
 
     rolling_update: RollingUpdateDeployment | None = field(default=None, name="rollingUpdate")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class DownwardAPIProjection(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1608,17 +1317,13 @@ class DownwardAPIVolumeFile(Model, kw_only=True, omit_defaults=True, gc=False):
         "resource_field_ref",
         "user",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("path",)
 
     field_ref: ObjectFieldSelector | None = field(default=None, name="fieldRef")
     mode: int | None = None
     path: str | None = None
     resource_field_ref: ResourceFieldSelector | None = field(default=None, name="resourceFieldRef")
     user: int | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.path) is not None:
-            self.path = share(v, v)
 
 
 class DownwardAPIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1637,17 +1342,11 @@ class EmptyDirVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EmptyDirVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("medium", "mode", "size_limit")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("medium", "size_limit")
 
     medium: str | None = None
     mode: int | None = None
     size_limit: str | None = field(default=None, name="sizeLimit")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.medium) is not None:
-            self.medium = share(v, v)
-        if (v := self.size_limit) is not None:
-            self.size_limit = share(v, v)
 
 
 class EndpointAddress(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1655,20 +1354,12 @@ class EndpointAddress(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EndpointAddress"
     _client_fields: ClassVar[tuple[str, ...]] = ("hostname", "ip", "node_name", "target_ref")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("hostname", "ip", "node_name")
 
     hostname: str | None = None
     ip: str | None = None
     node_name: str | None = field(default=None, name="nodeName")
     target_ref: ObjectReference | None = field(default=None, name="targetRef")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.hostname) is not None:
-            self.hostname = share(v, v)
-        if (v := self.ip) is not None:
-            self.ip = share(v, v)
-        if (v := self.node_name) is not None:
-            self.node_name = share(v, v)
 
 
 class EndpointPort(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1676,20 +1367,12 @@ class EndpointPort(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "CoreV1EndpointPort"
     _client_fields: ClassVar[tuple[str, ...]] = ("app_protocol", "name", "port", "protocol")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("app_protocol", "name", "protocol")
 
     app_protocol: str | None = field(default=None, name="appProtocol")
     name: str | None = None
     port: int | None = None
     protocol: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.app_protocol) is not None:
-            self.app_protocol = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.protocol) is not None:
-            self.protocol = share(v, v)
 
 
 class EndpointSubset(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1710,15 +1393,11 @@ class EnvFromSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EnvFromSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("config_map_ref", "prefix", "secret_ref")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("prefix",)
 
     config_map_ref: ConfigMapEnvSource | None = field(default=None, name="configMapRef")
     prefix: str | None = None
     secret_ref: SecretEnvSource | None = field(default=None, name="secretRef")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.prefix) is not None:
-            self.prefix = share(v, v)
 
 
 class EnvVar(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1726,17 +1405,11 @@ class EnvVar(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EnvVar"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "value", "value_from")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "value")
 
     name: str | None = None
     value: str | None = None
     value_from: EnvVarSource | None = field(default=None, name="valueFrom")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class EnvVarSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1790,6 +1463,18 @@ class EphemeralContainer(Model, kw_only=True, omit_defaults=True, gc=False):
         "volume_mounts",
         "working_dir",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "args",
+        "command",
+        "image",
+        "image_pull_policy",
+        "name",
+        "restart_policy",
+        "target_container_name",
+        "termination_message_path",
+        "termination_message_policy",
+        "working_dir",
+    )
 
     args: list[str] | None = None
     command: list[str] | None = None
@@ -1820,29 +1505,6 @@ class EphemeralContainer(Model, kw_only=True, omit_defaults=True, gc=False):
     volume_mounts: list[VolumeMount] | None = field(default=None, name="volumeMounts")
     working_dir: str | None = field(default=None, name="workingDir")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.args:
-            share_items(self.args)
-        if self.command:
-            share_items(self.command)
-        if (v := self.image) is not None:
-            self.image = share(v, v)
-        if (v := self.image_pull_policy) is not None:
-            self.image_pull_policy = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.restart_policy) is not None:
-            self.restart_policy = share(v, v)
-        if (v := self.target_container_name) is not None:
-            self.target_container_name = share(v, v)
-        if (v := self.termination_message_path) is not None:
-            self.termination_message_path = share(v, v)
-        if (v := self.termination_message_policy) is not None:
-            self.termination_message_policy = share(v, v)
-        if (v := self.working_dir) is not None:
-            self.working_dir = share(v, v)
-
 
 class EphemeralVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1EphemeralVolumeSource`` of the kubernetes client."""
@@ -1861,14 +1523,10 @@ class EventSeries(Model, kw_only=True, omit_defaults=True, gc=False):
     _client_model: ClassVar[str | None] = "CoreV1EventSeries"
     _client_fields: ClassVar[tuple[str, ...]] = ("count", "last_observed_time")
     _time_fields: ClassVar[tuple[str, ...]] = ("last_observed_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("last_observed_time",)
 
     count: int | None = None
     last_observed_time: Time | None = field(default=None, name="lastObservedTime")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_observed_time) is not None:
-            self.last_observed_time = share(v, v)
 
 
 class EventSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1876,16 +1534,10 @@ class EventSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EventSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("component", "host")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("component", "host")
 
     component: str | None = None
     host: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.component) is not None:
-            self.component = share(v, v)
-        if (v := self.host) is not None:
-            self.host = share(v, v)
 
 
 class EvictionResponder(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1893,14 +1545,10 @@ class EvictionResponder(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1EvictionResponder"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "priority")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
     priority: int | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class ExecAction(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1908,12 +1556,9 @@ class ExecAction(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ExecAction"
     _client_fields: ClassVar[tuple[str, ...]] = ("command",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("command",)
 
     command: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.command:
-            share_items(self.command)
 
 
 class FCVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1927,6 +1572,7 @@ class FCVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "target_wwns",
         "wwids",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "target_wwns", "wwids")
 
     fs_type: str | None = field(default=None, name="fsType")
     lun: int | None = None
@@ -1934,35 +1580,18 @@ class FCVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     target_wwns: list[str] | None = field(default=None, name="targetWWNs")
     wwids: list[str] | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if self.target_wwns:
-            share_items(self.target_wwns)
-        if self.wwids:
-            share_items(self.wwids)
-
 
 class FileKeySelector(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1FileKeySelector`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1FileKeySelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "optional", "path", "volume_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "path", "volume_name")
 
     key: str | None = None
     optional: bool | None = None
     path: str | None = None
     volume_name: str | None = field(default=None, name="volumeName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.volume_name) is not None:
-            self.volume_name = share(v, v)
 
 
 class FlexVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -1976,6 +1605,7 @@ class FlexVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "read_only",
         "secret_ref",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("driver", "fs_type", "options")
 
     driver: str | None = None
     fs_type: str | None = field(default=None, name="fsType")
@@ -1983,31 +1613,16 @@ class FlexVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     read_only: bool | None = field(default=None, name="readOnly")
     secret_ref: LocalObjectReference | None = field(default=None, name="secretRef")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.driver) is not None:
-            self.driver = share(v, v)
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if self.options:
-            share_values(self.options)
-
 
 class FlockerVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1FlockerVolumeSource`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1FlockerVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("dataset_name", "dataset_uuid")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("dataset_name", "dataset_uuid")
 
     dataset_name: str | None = field(default=None, name="datasetName")
     dataset_uuid: str | None = field(default=None, name="datasetUUID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.dataset_name) is not None:
-            self.dataset_name = share(v, v)
-        if (v := self.dataset_uuid) is not None:
-            self.dataset_uuid = share(v, v)
 
 
 class GCEPersistentDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2015,18 +1630,12 @@ class GCEPersistentDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=
 
     _client_model: ClassVar[str | None] = "V1GCEPersistentDiskVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("fs_type", "partition", "pd_name", "read_only")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "pd_name")
 
     fs_type: str | None = field(default=None, name="fsType")
     partition: int | None = None
     pd_name: str | None = field(default=None, name="pdName")
     read_only: bool | None = field(default=None, name="readOnly")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.pd_name) is not None:
-            self.pd_name = share(v, v)
 
 
 class GRPCAction(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2034,17 +1643,11 @@ class GRPCAction(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1GRPCAction"
     _client_fields: ClassVar[tuple[str, ...]] = ("mode", "port", "service")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("mode", "service")
 
     mode: str | None = None
     port: int | None = None
     service: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.mode) is not None:
-            self.mode = share(v, v)
-        if (v := self.service) is not None:
-            self.service = share(v, v)
 
 
 class GitRepoVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2052,19 +1655,11 @@ class GitRepoVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1GitRepoVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("directory", "repository", "revision")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("directory", "repository", "revision")
 
     directory: str | None = None
     repository: str | None = None
     revision: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.directory) is not None:
-            self.directory = share(v, v)
-        if (v := self.repository) is not None:
-            self.repository = share(v, v)
-        if (v := self.revision) is not None:
-            self.revision = share(v, v)
 
 
 class GlusterfsVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2072,17 +1667,11 @@ class GlusterfsVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1GlusterfsVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("endpoints", "path", "read_only")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("endpoints", "path")
 
     endpoints: str | None = None
     path: str | None = None
     read_only: bool | None = field(default=None, name="readOnly")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.endpoints) is not None:
-            self.endpoints = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
 
 
 class HTTPGetAction(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2097,6 +1686,7 @@ class HTTPGetAction(Model, kw_only=True, omit_defaults=True, gc=False):
         "protocol",
         "scheme",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("host", "path", "protocol", "scheme")
 
     host: str | None = None
     http_headers: list[HTTPHeader] | None = field(default=None, name="httpHeaders")
@@ -2105,33 +1695,16 @@ class HTTPGetAction(Model, kw_only=True, omit_defaults=True, gc=False):
     protocol: str | None = None
     scheme: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.host) is not None:
-            self.host = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.protocol) is not None:
-            self.protocol = share(v, v)
-        if (v := self.scheme) is not None:
-            self.scheme = share(v, v)
-
 
 class HTTPHeader(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1HTTPHeader`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1HTTPHeader"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "value")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "value")
 
     name: str | None = None
     value: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class HostAlias(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2139,16 +1712,10 @@ class HostAlias(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1HostAlias"
     _client_fields: ClassVar[tuple[str, ...]] = ("hostnames", "ip")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("hostnames", "ip")
 
     hostnames: list[str] | None = None
     ip: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.hostnames:
-            share_items(self.hostnames)
-        if (v := self.ip) is not None:
-            self.ip = share(v, v)
 
 
 class HostIP(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2156,13 +1723,9 @@ class HostIP(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1HostIP"
     _client_fields: ClassVar[tuple[str, ...]] = ("ip",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("ip",)
 
     ip: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.ip) is not None:
-            self.ip = share(v, v)
 
 
 class HostPathVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2170,16 +1733,10 @@ class HostPathVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1HostPathVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("path", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("path", "type")
 
     path: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class ISCSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2199,6 +1756,14 @@ class ISCSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "secret_ref",
         "target_portal",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "fs_type",
+        "initiator_name",
+        "iqn",
+        "iscsi_interface",
+        "portals",
+        "target_portal",
+    )
 
     chap_auth_discovery: bool | None = field(default=None, name="chapAuthDiscovery")
     chap_auth_session: bool | None = field(default=None, name="chapAuthSession")
@@ -2212,37 +1777,16 @@ class ISCSIVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     secret_ref: LocalObjectReference | None = field(default=None, name="secretRef")
     target_portal: str | None = field(default=None, name="targetPortal")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.initiator_name) is not None:
-            self.initiator_name = share(v, v)
-        if (v := self.iqn) is not None:
-            self.iqn = share(v, v)
-        if (v := self.iscsi_interface) is not None:
-            self.iscsi_interface = share(v, v)
-        if self.portals:
-            share_items(self.portals)
-        if (v := self.target_portal) is not None:
-            self.target_portal = share(v, v)
-
 
 class ImageVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ImageVolumeSource`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ImageVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("pull_policy", "reference")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("pull_policy", "reference")
 
     pull_policy: str | None = field(default=None, name="pullPolicy")
     reference: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.pull_policy) is not None:
-            self.pull_policy = share(v, v)
-        if (v := self.reference) is not None:
-            self.reference = share(v, v)
 
 
 class ImageVolumeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2250,13 +1794,9 @@ class ImageVolumeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ImageVolumeStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("image_ref",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("image_ref",)
 
     image_ref: str | None = field(default=None, name="imageRef")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.image_ref) is not None:
-            self.image_ref = share(v, v)
 
 
 class KeyToPath(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2264,18 +1804,12 @@ class KeyToPath(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1KeyToPath"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "mode", "path", "user")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "path")
 
     key: str | None = None
     mode: int | None = None
     path: str | None = None
     user: int | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
 
 
 class LabelSelector(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2283,15 +1817,12 @@ class LabelSelector(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1LabelSelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("match_expressions", "match_labels")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("match_labels",)
 
     match_expressions: list[LabelSelectorRequirement] | None = field(
         default=None, name="matchExpressions"
     )
     match_labels: dict[str, str] | None = field(default=None, name="matchLabels")
-
-    def __post_init__(self) -> None:
-        if self.match_labels:
-            share_values(self.match_labels)
 
 
 class LabelSelectorRequirement(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2299,19 +1830,11 @@ class LabelSelectorRequirement(Model, kw_only=True, omit_defaults=True, gc=False
 
     _client_model: ClassVar[str | None] = "V1LabelSelectorRequirement"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "operator", "values")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "operator", "values")
 
     key: str | None = None
     operator: str | None = None
     values: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.operator) is not None:
-            self.operator = share(v, v)
-        if self.values:
-            share_items(self.values)
 
 
 class LeaseSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2328,6 +1851,13 @@ class LeaseSpec(Model, kw_only=True, omit_defaults=True, gc=False):
         "strategy",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("acquire_time", "renew_time")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "acquire_time",
+        "holder_identity",
+        "preferred_holder",
+        "renew_time",
+        "strategy",
+    )
 
     acquire_time: Time | None = field(default=None, name="acquireTime")
     holder_identity: str | None = field(default=None, name="holderIdentity")
@@ -2337,34 +1867,17 @@ class LeaseSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     renew_time: Time | None = field(default=None, name="renewTime")
     strategy: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.acquire_time) is not None:
-            self.acquire_time = share(v, v)
-        if (v := self.holder_identity) is not None:
-            self.holder_identity = share(v, v)
-        if (v := self.preferred_holder) is not None:
-            self.preferred_holder = share(v, v)
-        if (v := self.renew_time) is not None:
-            self.renew_time = share(v, v)
-        if (v := self.strategy) is not None:
-            self.strategy = share(v, v)
-
 
 class Lifecycle(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1Lifecycle`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1Lifecycle"
     _client_fields: ClassVar[tuple[str, ...]] = ("post_start", "pre_stop", "stop_signal")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("stop_signal",)
 
     post_start: LifecycleHandler | None = field(default=None, name="postStart")
     pre_stop: LifecycleHandler | None = field(default=None, name="preStop")
     stop_signal: str | None = field(default=None, name="stopSignal")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.stop_signal) is not None:
-            self.stop_signal = share(v, v)
 
 
 class LifecycleHandler(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2395,20 +1908,12 @@ class LoadBalancerIngress(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1LoadBalancerIngress"
     _client_fields: ClassVar[tuple[str, ...]] = ("hostname", "ip", "ip_mode", "ports")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("hostname", "ip", "ip_mode")
 
     hostname: str | None = None
     ip: str | None = None
     ip_mode: str | None = field(default=None, name="ipMode")
     ports: list[PortStatus] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.hostname) is not None:
-            self.hostname = share(v, v)
-        if (v := self.ip) is not None:
-            self.ip = share(v, v)
-        if (v := self.ip_mode) is not None:
-            self.ip_mode = share(v, v)
 
 
 class LoadBalancerStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2425,13 +1930,9 @@ class LocalObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1LocalObjectReference"
     _client_fields: ClassVar[tuple[str, ...]] = ("name",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class ManagedFieldsEntry(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2448,6 +1949,14 @@ class ManagedFieldsEntry(Model, kw_only=True, omit_defaults=True, gc=False):
         "time",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "api_version",
+        "fields_type",
+        "manager",
+        "operation",
+        "subresource",
+        "time",
+    )
 
     api_version: str | None = field(default=None, name="apiVersion")
     fields_type: str | None = field(default=None, name="fieldsType")
@@ -2457,39 +1966,18 @@ class ManagedFieldsEntry(Model, kw_only=True, omit_defaults=True, gc=False):
     subresource: str | None = None
     time: Time | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.fields_type) is not None:
-            self.fields_type = share(v, v)
-        if (v := self.manager) is not None:
-            self.manager = share(v, v)
-        if (v := self.operation) is not None:
-            self.operation = share(v, v)
-        if (v := self.subresource) is not None:
-            self.subresource = share(v, v)
-        if (v := self.time) is not None:
-            self.time = share(v, v)
-
 
 class ModifyVolumeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ModifyVolumeStatus`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ModifyVolumeStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("status", "target_volume_attributes_class_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("status", "target_volume_attributes_class_name")
 
     status: str | None = None
     target_volume_attributes_class_name: str | None = field(
         default=None, name="targetVolumeAttributesClassName"
     )
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.target_volume_attributes_class_name) is not None:
-            self.target_volume_attributes_class_name = share(v, v)
 
 
 class NFSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2497,17 +1985,11 @@ class NFSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1NFSVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("path", "read_only", "server")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("path", "server")
 
     path: str | None = None
     read_only: bool | None = field(default=None, name="readOnly")
     server: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.path) is not None:
-            self.path = share(v, v)
-        if (v := self.server) is not None:
-            self.server = share(v, v)
 
 
 class NamespaceCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2522,6 +2004,13 @@ class NamespaceCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     message: str | None = None
@@ -2529,31 +2018,15 @@ class NamespaceCondition(Model, kw_only=True, omit_defaults=True, gc=False):
     status: str | None = None
     type: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
-
 
 class NamespaceSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1NamespaceSpec`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1NamespaceSpec"
     _client_fields: ClassVar[tuple[str, ...]] = ("finalizers",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("finalizers",)
 
     finalizers: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.finalizers:
-            share_items(self.finalizers)
 
 
 class NamespaceStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2561,14 +2034,10 @@ class NamespaceStatus(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1NamespaceStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("conditions", "phase")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("phase",)
 
     conditions: list[NamespaceCondition] | None = None
     phase: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.phase) is not None:
-            self.phase = share(v, v)
 
 
 class NodeAddress(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2576,16 +2045,10 @@ class NodeAddress(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1NodeAddress"
     _client_fields: ClassVar[tuple[str, ...]] = ("address", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("address", "type")
 
     address: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.address) is not None:
-            self.address = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class NodeAffinity(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2610,16 +2073,10 @@ class NodeAllocatableMappedResources(Model, kw_only=True, omit_defaults=True, gc
 
     _client_model: ClassVar[str | None] = "V1NodeAllocatableMappedResources"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "quantity")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "quantity")
 
     name: str | None = None
     quantity: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.quantity) is not None:
-            self.quantity = share(v, v)
 
 
 class NodeAllocatableOverheadResources(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2627,19 +2084,11 @@ class NodeAllocatableOverheadResources(Model, kw_only=True, omit_defaults=True, 
 
     _client_model: ClassVar[str | None] = "V1NodeAllocatableOverheadResources"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "per_container", "per_pod")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "per_container", "per_pod")
 
     name: str | None = None
     per_container: str | None = field(default=None, name="perContainer")
     per_pod: str | None = field(default=None, name="perPod")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.per_container) is not None:
-            self.per_container = share(v, v)
-        if (v := self.per_pod) is not None:
-            self.per_pod = share(v, v)
 
 
 class NodeAllocatableResourceClaimStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2652,18 +2101,12 @@ class NodeAllocatableResourceClaimStatus(Model, kw_only=True, omit_defaults=True
         "overhead",
         "resource_claim_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("containers", "resource_claim_name")
 
     containers: list[str] | None = None
     mapping: list[NodeAllocatableMappedResources] | None = None
     overhead: list[NodeAllocatableOverheadResources] | None = None
     resource_claim_name: str | None = field(default=None, name="resourceClaimName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.containers:
-            share_items(self.containers)
-        if (v := self.resource_claim_name) is not None:
-            self.resource_claim_name = share(v, v)
 
 
 class NodeCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2679,6 +2122,14 @@ class NodeCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_heartbeat_time", "last_transition_time")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_heartbeat_time",
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_heartbeat_time: Time | None = field(default=None, name="lastHeartbeatTime")
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
@@ -2686,21 +2137,6 @@ class NodeCondition(Model, kw_only=True, omit_defaults=True, gc=False):
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_heartbeat_time) is not None:
-            self.last_heartbeat_time = share(v, v)
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class NodeConfigSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2717,16 +2153,12 @@ class NodeConfigStatus(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1NodeConfigStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("active", "assigned", "error", "last_known_good")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("error",)
 
     active: NodeConfigSource | None = None
     assigned: NodeConfigSource | None = None
     error: str | None = None
     last_known_good: NodeConfigSource | None = field(default=None, name="lastKnownGood")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.error) is not None:
-            self.error = share(v, v)
 
 
 class NodeDaemonEndpoints(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2752,14 +2184,11 @@ class NodePodPreemptionPolicy(Model, kw_only=True, omit_defaults=True, gc=False)
 
     _client_model: ClassVar[str | None] = "V1NodePodPreemptionPolicy"
     _client_fields: ClassVar[tuple[str, ...]] = ("disable_resize_preemption",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("disable_resize_preemption",)
 
     disable_resize_preemption: list[str] | None = field(
         default=None, name="disableResizePreemption"
     )
-
-    def __post_init__(self) -> None:
-        if self.disable_resize_preemption:
-            share_items(self.disable_resize_preemption)
 
 
 class NodeRuntimeHandler(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2767,14 +2196,10 @@ class NodeRuntimeHandler(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1NodeRuntimeHandler"
     _client_fields: ClassVar[tuple[str, ...]] = ("features", "name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     features: NodeRuntimeHandlerFeatures | None = None
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class NodeRuntimeHandlerFeatures(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2803,19 +2228,11 @@ class NodeSelectorRequirement(Model, kw_only=True, omit_defaults=True, gc=False)
 
     _client_model: ClassVar[str | None] = "V1NodeSelectorRequirement"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "operator", "values")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "operator", "values")
 
     key: str | None = None
     operator: str | None = None
     values: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.operator) is not None:
-            self.operator = share(v, v)
-        if self.values:
-            share_items(self.values)
 
 
 class NodeSelectorTerm(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2844,6 +2261,12 @@ class NodeSpec(Model, kw_only=True, omit_defaults=True, gc=False):
         "taints",
         "unschedulable",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "external_id",
+        "pod_cidr",
+        "pod_cidrs",
+        "provider_id",
+    )
 
     config_source: NodeConfigSource | None = field(default=None, name="configSource")
     external_id: str | None = field(default=None, name="externalID")
@@ -2855,17 +2278,6 @@ class NodeSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     provider_id: str | None = field(default=None, name="providerID")
     taints: list[Taint] | None = None
     unschedulable: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.external_id) is not None:
-            self.external_id = share(v, v)
-        if (v := self.pod_cidr) is not None:
-            self.pod_cidr = share(v, v)
-        if self.pod_cidrs:
-            share_items(self.pod_cidrs)
-        if (v := self.provider_id) is not None:
-            self.provider_id = share(v, v)
 
 
 class NodeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2888,6 +2300,13 @@ class NodeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
         "volumes_attached",
         "volumes_in_use",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "allocatable",
+        "capacity",
+        "declared_features",
+        "phase",
+        "volumes_in_use",
+    )
 
     addresses: list[NodeAddress] | None = None
     allocatable: dict[str, str] | None = None
@@ -2903,19 +2322,6 @@ class NodeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     runtime_handlers: list[NodeRuntimeHandler] | None = field(default=None, name="runtimeHandlers")
     volumes_attached: list[AttachedVolume] | None = field(default=None, name="volumesAttached")
     volumes_in_use: list[str] | None = field(default=None, name="volumesInUse")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.allocatable:
-            share_values(self.allocatable)
-        if self.capacity:
-            share_values(self.capacity)
-        if self.declared_features:
-            share_items(self.declared_features)
-        if (v := self.phase) is not None:
-            self.phase = share(v, v)
-        if self.volumes_in_use:
-            share_items(self.volumes_in_use)
 
 
 class NodeSwapStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -2945,6 +2351,18 @@ class NodeSystemInfo(Model, kw_only=True, omit_defaults=True, gc=False):
         "swap",
         "system_uuid",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "architecture",
+        "boot_id",
+        "container_runtime_version",
+        "kernel_version",
+        "kube_proxy_version",
+        "kubelet_version",
+        "machine_id",
+        "operating_system",
+        "os_image",
+        "system_uuid",
+    )
 
     architecture: str | None = None
     boot_id: str | None = field(default=None, name="bootID")
@@ -2959,45 +2377,16 @@ class NodeSystemInfo(Model, kw_only=True, omit_defaults=True, gc=False):
     swap: NodeSwapStatus | None = None
     system_uuid: str | None = field(default=None, name="systemUUID")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.architecture) is not None:
-            self.architecture = share(v, v)
-        if (v := self.boot_id) is not None:
-            self.boot_id = share(v, v)
-        if (v := self.container_runtime_version) is not None:
-            self.container_runtime_version = share(v, v)
-        if (v := self.kernel_version) is not None:
-            self.kernel_version = share(v, v)
-        if (v := self.kube_proxy_version) is not None:
-            self.kube_proxy_version = share(v, v)
-        if (v := self.kubelet_version) is not None:
-            self.kubelet_version = share(v, v)
-        if (v := self.machine_id) is not None:
-            self.machine_id = share(v, v)
-        if (v := self.operating_system) is not None:
-            self.operating_system = share(v, v)
-        if (v := self.os_image) is not None:
-            self.os_image = share(v, v)
-        if (v := self.system_uuid) is not None:
-            self.system_uuid = share(v, v)
-
 
 class ObjectFieldSelector(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ObjectFieldSelector`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ObjectFieldSelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("api_version", "field_path")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "field_path")
 
     api_version: str | None = field(default=None, name="apiVersion")
     field_path: str | None = field(default=None, name="fieldPath")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.field_path) is not None:
-            self.field_path = share(v, v)
 
 
 class ObjectMeta(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3022,6 +2411,15 @@ class ObjectMeta(Model, kw_only=True, omit_defaults=True, gc=False):
         "uid",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("creation_timestamp", "deletion_timestamp")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "creation_timestamp",
+        "deletion_timestamp",
+        "finalizers",
+        "generate_name",
+        "labels",
+        "namespace",
+    )
+    _trims_shared: ClassVar[bool] = True
 
     annotations: dict[str, str] | None = None
     creation_timestamp: Time | None = field(default=None, name="creationTimestamp")
@@ -3039,24 +2437,6 @@ class ObjectMeta(Model, kw_only=True, omit_defaults=True, gc=False):
     resource_version: str | None = field(default=None, name="resourceVersion")
     self_link: str | None = field(default=None, name="selfLink")
     uid: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        trim_shared()
-        if self.annotations:
-            share_values(self.annotations)
-        if (v := self.creation_timestamp) is not None:
-            self.creation_timestamp = share(v, v)
-        if (v := self.deletion_timestamp) is not None:
-            self.deletion_timestamp = share(v, v)
-        if self.finalizers:
-            share_items(self.finalizers)
-        if (v := self.generate_name) is not None:
-            self.generate_name = share(v, v)
-        if self.labels:
-            share_values(self.labels)
-        if (v := self.namespace) is not None:
-            self.namespace = share(v, v)
 
     @property
     def managed_fields(self) -> list[ManagedFieldsEntry] | None:
@@ -3077,6 +2457,15 @@ class ObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
         "resource_version",
         "uid",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "api_version",
+        "field_path",
+        "kind",
+        "name",
+        "namespace",
+        "resource_version",
+        "uid",
+    )
 
     api_version: str | None = field(default=None, name="apiVersion")
     field_path: str | None = field(default=None, name="fieldPath")
@@ -3085,23 +2474,6 @@ class ObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
     namespace: str | None = None
     resource_version: str | None = field(default=None, name="resourceVersion")
     uid: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.field_path) is not None:
-            self.field_path = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.namespace) is not None:
-            self.namespace = share(v, v)
-        if (v := self.resource_version) is not None:
-            self.resource_version = share(v, v)
-        if (v := self.uid) is not None:
-            self.uid = share(v, v)
 
 
 class OwnerReference(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3116,6 +2488,7 @@ class OwnerReference(Model, kw_only=True, omit_defaults=True, gc=False):
         "name",
         "uid",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind", "name", "uid")
 
     api_version: str | None = field(default=None, name="apiVersion")
     block_owner_deletion: bool | None = field(default=None, name="blockOwnerDeletion")
@@ -3123,17 +2496,6 @@ class OwnerReference(Model, kw_only=True, omit_defaults=True, gc=False):
     kind: str | None = None
     name: str | None = None
     uid: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.uid) is not None:
-            self.uid = share(v, v)
 
 
 class PersistentVolumeClaim(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3147,19 +2509,13 @@ class PersistentVolumeClaim(Model, kw_only=True, omit_defaults=True, gc=False):
         "spec",
         "status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_version", "kind")
 
     api_version: str | None = field(default=None, name="apiVersion")
     kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: PersistentVolumeClaimSpec | None = None
     status: PersistentVolumeClaimStatus | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_version) is not None:
-            self.api_version = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
 
 
 class PersistentVolumeClaimCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3175,6 +2531,14 @@ class PersistentVolumeClaimCondition(Model, kw_only=True, omit_defaults=True, gc
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_probe_time", "last_transition_time")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_probe_time",
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_probe_time: Time | None = field(default=None, name="lastProbeTime")
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
@@ -3182,21 +2546,6 @@ class PersistentVolumeClaimCondition(Model, kw_only=True, omit_defaults=True, gc
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_probe_time) is not None:
-            self.last_probe_time = share(v, v)
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class PersistentVolumeClaimSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3214,6 +2563,13 @@ class PersistentVolumeClaimSpec(Model, kw_only=True, omit_defaults=True, gc=Fals
         "volume_mode",
         "volume_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "access_modes",
+        "storage_class_name",
+        "volume_attributes_class_name",
+        "volume_mode",
+        "volume_name",
+    )
 
     access_modes: list[str] | None = field(default=None, name="accessModes")
     data_source: TypedLocalObjectReference | None = field(default=None, name="dataSource")
@@ -3224,19 +2580,6 @@ class PersistentVolumeClaimSpec(Model, kw_only=True, omit_defaults=True, gc=Fals
     volume_attributes_class_name: str | None = field(default=None, name="volumeAttributesClassName")
     volume_mode: str | None = field(default=None, name="volumeMode")
     volume_name: str | None = field(default=None, name="volumeName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.access_modes:
-            share_items(self.access_modes)
-        if (v := self.storage_class_name) is not None:
-            self.storage_class_name = share(v, v)
-        if (v := self.volume_attributes_class_name) is not None:
-            self.volume_attributes_class_name = share(v, v)
-        if (v := self.volume_mode) is not None:
-            self.volume_mode = share(v, v)
-        if (v := self.volume_name) is not None:
-            self.volume_name = share(v, v)
 
 
 class PersistentVolumeClaimStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3254,6 +2597,14 @@ class PersistentVolumeClaimStatus(Model, kw_only=True, omit_defaults=True, gc=Fa
         "modify_volume_status",
         "phase",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "access_modes",
+        "allocated_resource_statuses",
+        "allocated_resources",
+        "capacity",
+        "current_volume_attributes_class_name",
+        "phase",
+    )
 
     access_modes: list[str] | None = field(default=None, name="accessModes")
     allocated_resource_statuses: dict[str, str] | None = field(
@@ -3268,21 +2619,6 @@ class PersistentVolumeClaimStatus(Model, kw_only=True, omit_defaults=True, gc=Fa
     health_status: VolumeHealthStatus | None = field(default=None, name="healthStatus")
     modify_volume_status: ModifyVolumeStatus | None = field(default=None, name="modifyVolumeStatus")
     phase: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.access_modes:
-            share_items(self.access_modes)
-        if self.allocated_resource_statuses:
-            share_values(self.allocated_resource_statuses)
-        if self.allocated_resources:
-            share_values(self.allocated_resources)
-        if self.capacity:
-            share_values(self.capacity)
-        if (v := self.current_volume_attributes_class_name) is not None:
-            self.current_volume_attributes_class_name = share(v, v)
-        if (v := self.phase) is not None:
-            self.phase = share(v, v)
 
 
 class PersistentVolumeClaimTemplate(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3300,14 +2636,10 @@ class PersistentVolumeClaimVolumeSource(Model, kw_only=True, omit_defaults=True,
 
     _client_model: ClassVar[str | None] = "V1PersistentVolumeClaimVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("claim_name", "read_only")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("claim_name",)
 
     claim_name: str | None = field(default=None, name="claimName")
     read_only: bool | None = field(default=None, name="readOnly")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.claim_name) is not None:
-            self.claim_name = share(v, v)
 
 
 class PhotonPersistentDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3315,16 +2647,10 @@ class PhotonPersistentDiskVolumeSource(Model, kw_only=True, omit_defaults=True, 
 
     _client_model: ClassVar[str | None] = "V1PhotonPersistentDiskVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("fs_type", "pd_id")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "pd_id")
 
     fs_type: str | None = field(default=None, name="fsType")
     pd_id: str | None = field(default=None, name="pdID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.pd_id) is not None:
-            self.pd_id = share(v, v)
 
 
 class PodAffinity(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3356,6 +2682,12 @@ class PodAffinityTerm(Model, kw_only=True, omit_defaults=True, gc=False):
         "namespaces",
         "topology_key",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "match_label_keys",
+        "mismatch_label_keys",
+        "namespaces",
+        "topology_key",
+    )
 
     label_selector: LabelSelector | None = field(default=None, name="labelSelector")
     match_label_keys: list[str] | None = field(default=None, name="matchLabelKeys")
@@ -3363,17 +2695,6 @@ class PodAffinityTerm(Model, kw_only=True, omit_defaults=True, gc=False):
     namespace_selector: LabelSelector | None = field(default=None, name="namespaceSelector")
     namespaces: list[str] | None = None
     topology_key: str | None = field(default=None, name="topologyKey")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.match_label_keys:
-            share_items(self.match_label_keys)
-        if self.mismatch_label_keys:
-            share_items(self.mismatch_label_keys)
-        if self.namespaces:
-            share_items(self.namespaces)
-        if (v := self.topology_key) is not None:
-            self.topology_key = share(v, v)
 
 
 class PodAntiAffinity(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3407,6 +2728,14 @@ class PodCertificateProjection(Model, kw_only=True, omit_defaults=True, gc=False
         "user",
         "user_annotations",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "certificate_chain_path",
+        "credential_bundle_path",
+        "key_path",
+        "key_type",
+        "signer_name",
+        "user_annotations",
+    )
 
     certificate_chain_path: str | None = field(default=None, name="certificateChainPath")
     credential_bundle_path: str | None = field(default=None, name="credentialBundlePath")
@@ -3416,21 +2745,6 @@ class PodCertificateProjection(Model, kw_only=True, omit_defaults=True, gc=False
     signer_name: str | None = field(default=None, name="signerName")
     user: int | None = None
     user_annotations: dict[str, str] | None = field(default=None, name="userAnnotations")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.certificate_chain_path) is not None:
-            self.certificate_chain_path = share(v, v)
-        if (v := self.credential_bundle_path) is not None:
-            self.credential_bundle_path = share(v, v)
-        if (v := self.key_path) is not None:
-            self.key_path = share(v, v)
-        if (v := self.key_type) is not None:
-            self.key_type = share(v, v)
-        if (v := self.signer_name) is not None:
-            self.signer_name = share(v, v)
-        if self.user_annotations:
-            share_values(self.user_annotations)
 
 
 class PodCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3447,6 +2761,14 @@ class PodCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_probe_time", "last_transition_time")
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_probe_time",
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_probe_time: Time | None = field(default=None, name="lastProbeTime")
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
@@ -3456,37 +2778,17 @@ class PodCondition(Model, kw_only=True, omit_defaults=True, gc=False):
     status: str | None = None
     type: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_probe_time) is not None:
-            self.last_probe_time = share(v, v)
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
-
 
 class PodDNSConfig(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1PodDNSConfig`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1PodDNSConfig"
     _client_fields: ClassVar[tuple[str, ...]] = ("nameservers", "options", "searches")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("nameservers", "searches")
 
     nameservers: list[str] | None = None
     options: list[PodDNSConfigOption] | None = None
     searches: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.nameservers:
-            share_items(self.nameservers)
-        if self.searches:
-            share_items(self.searches)
 
 
 class PodDNSConfigOption(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3494,16 +2796,10 @@ class PodDNSConfigOption(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodDNSConfigOption"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "value")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "value")
 
     name: str | None = None
     value: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class PodExtendedResourceClaimStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3511,16 +2807,12 @@ class PodExtendedResourceClaimStatus(Model, kw_only=True, omit_defaults=True, gc
 
     _client_model: ClassVar[str | None] = "V1PodExtendedResourceClaimStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("request_mappings", "resource_claim_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("resource_claim_name",)
 
     request_mappings: list[ContainerExtendedResourceRequest] | None = field(
         default=None, name="requestMappings"
     )
     resource_claim_name: str | None = field(default=None, name="resourceClaimName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.resource_claim_name) is not None:
-            self.resource_claim_name = share(v, v)
 
 
 class PodIP(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3537,13 +2829,9 @@ class PodOS(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodOS"
     _client_fields: ClassVar[tuple[str, ...]] = ("name",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class PodReadinessGate(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3551,13 +2839,9 @@ class PodReadinessGate(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodReadinessGate"
     _client_fields: ClassVar[tuple[str, ...]] = ("condition_type",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("condition_type",)
 
     condition_type: str | None = field(default=None, name="conditionType")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.condition_type) is not None:
-            self.condition_type = share(v, v)
 
 
 class PodResourceClaim(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3569,19 +2853,15 @@ class PodResourceClaim(Model, kw_only=True, omit_defaults=True, gc=False):
         "resource_claim_name",
         "resource_claim_template_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "name",
+        "resource_claim_name",
+        "resource_claim_template_name",
+    )
 
     name: str | None = None
     resource_claim_name: str | None = field(default=None, name="resourceClaimName")
     resource_claim_template_name: str | None = field(default=None, name="resourceClaimTemplateName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.resource_claim_name) is not None:
-            self.resource_claim_name = share(v, v)
-        if (v := self.resource_claim_template_name) is not None:
-            self.resource_claim_template_name = share(v, v)
 
 
 class PodResourceClaimStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3589,16 +2869,10 @@ class PodResourceClaimStatus(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodResourceClaimStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "resource_claim_name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "resource_claim_name")
 
     name: str | None = None
     resource_claim_name: str | None = field(default=None, name="resourceClaimName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.resource_claim_name) is not None:
-            self.resource_claim_name = share(v, v)
 
 
 class PodSchedulingGate(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3606,13 +2880,9 @@ class PodSchedulingGate(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodSchedulingGate"
     _client_fields: ClassVar[tuple[str, ...]] = ("name",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class PodSchedulingGroup(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3620,13 +2890,9 @@ class PodSchedulingGroup(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PodSchedulingGroup"
     _client_fields: ClassVar[tuple[str, ...]] = ("pod_group_name",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("pod_group_name",)
 
     pod_group_name: str | None = field(default=None, name="podGroupName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.pod_group_name) is not None:
-            self.pod_group_name = share(v, v)
 
 
 class PodSecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3648,6 +2914,11 @@ class PodSecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
         "sysctls",
         "windows_options",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "fs_group_change_policy",
+        "se_linux_change_policy",
+        "supplemental_groups_policy",
+    )
 
     app_armor_profile: AppArmorProfile | None = field(default=None, name="appArmorProfile")
     fs_group: int | None = field(default=None, name="fsGroup")
@@ -3664,15 +2935,6 @@ class PodSecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
     windows_options: WindowsSecurityContextOptions | None = field(
         default=None, name="windowsOptions"
     )
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_group_change_policy) is not None:
-            self.fs_group_change_policy = share(v, v)
-        if (v := self.se_linux_change_policy) is not None:
-            self.se_linux_change_policy = share(v, v)
-        if (v := self.supplemental_groups_policy) is not None:
-            self.supplemental_groups_policy = share(v, v)
 
 
 class PodSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3723,6 +2985,22 @@ class PodSpec(Model, kw_only=True, omit_defaults=True, gc=False):
         "tolerations",
         "topology_spread_constraints",
         "volumes",
+    )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "dns_policy",
+        "hostname",
+        "hostname_override",
+        "node_name",
+        "node_selector",
+        "overhead",
+        "preemption_policy",
+        "priority_class_name",
+        "restart_policy",
+        "runtime_class_name",
+        "scheduler_name",
+        "service_account",
+        "service_account_name",
+        "subdomain",
     )
 
     active_deadline_seconds: int | None = field(default=None, name="activeDeadlineSeconds")
@@ -3781,37 +3059,6 @@ class PodSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     )
     volumes: list[Volume] | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.dns_policy) is not None:
-            self.dns_policy = share(v, v)
-        if (v := self.hostname) is not None:
-            self.hostname = share(v, v)
-        if (v := self.hostname_override) is not None:
-            self.hostname_override = share(v, v)
-        if (v := self.node_name) is not None:
-            self.node_name = share(v, v)
-        if self.node_selector:
-            share_values(self.node_selector)
-        if self.overhead:
-            share_values(self.overhead)
-        if (v := self.preemption_policy) is not None:
-            self.preemption_policy = share(v, v)
-        if (v := self.priority_class_name) is not None:
-            self.priority_class_name = share(v, v)
-        if (v := self.restart_policy) is not None:
-            self.restart_policy = share(v, v)
-        if (v := self.runtime_class_name) is not None:
-            self.runtime_class_name = share(v, v)
-        if (v := self.scheduler_name) is not None:
-            self.scheduler_name = share(v, v)
-        if (v := self.service_account) is not None:
-            self.service_account = share(v, v)
-        if (v := self.service_account_name) is not None:
-            self.service_account_name = share(v, v)
-        if (v := self.subdomain) is not None:
-            self.subdomain = share(v, v)
-
 
 class PodStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1PodStatus`` of the kubernetes client."""
@@ -3842,6 +3089,17 @@ class PodStatus(Model, kw_only=True, omit_defaults=True, gc=False):
         "volume_health",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("start_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "allocated_resources",
+        "host_ip",
+        "message",
+        "nominated_node_name",
+        "phase",
+        "qos_class",
+        "reason",
+        "resize",
+        "start_time",
+    )
 
     allocated_resources: dict[str, str] | None = field(default=None, name="allocatedResources")
     conditions: list[PodCondition] | None = None
@@ -3876,27 +3134,6 @@ class PodStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     start_time: Time | None = field(default=None, name="startTime")
     volume_health: list[PodVolumeHealth] | None = field(default=None, name="volumeHealth")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.allocated_resources:
-            share_values(self.allocated_resources)
-        if (v := self.host_ip) is not None:
-            self.host_ip = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.nominated_node_name) is not None:
-            self.nominated_node_name = share(v, v)
-        if (v := self.phase) is not None:
-            self.phase = share(v, v)
-        if (v := self.qos_class) is not None:
-            self.qos_class = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.resize) is not None:
-            self.resize = share(v, v)
-        if (v := self.start_time) is not None:
-            self.start_time = share(v, v)
-
 
 class PodTemplateSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1PodTemplateSpec`` of the kubernetes client."""
@@ -3918,6 +3155,7 @@ class PodVolumeHealth(Model, kw_only=True, omit_defaults=True, gc=False):
         "name",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("last_transition_time", "name")
 
     health_conditions: list[VolumeHealthCondition] | None = field(
         default=None, name="healthConditions"
@@ -3925,30 +3163,17 @@ class PodVolumeHealth(Model, kw_only=True, omit_defaults=True, gc=False):
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     name: str | None = None
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-
 
 class PortStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1PortStatus`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1PortStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("error", "port", "protocol")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("error", "protocol")
 
     error: str | None = None
     port: int | None = None
     protocol: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.error) is not None:
-            self.error = share(v, v)
-        if (v := self.protocol) is not None:
-            self.protocol = share(v, v)
 
 
 class PortworxVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -3956,17 +3181,11 @@ class PortworxVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1PortworxVolumeSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("fs_type", "read_only", "volume_id")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "volume_id")
 
     fs_type: str | None = field(default=None, name="fsType")
     read_only: bool | None = field(default=None, name="readOnly")
     volume_id: str | None = field(default=None, name="volumeID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.volume_id) is not None:
-            self.volume_id = share(v, v)
 
 
 class PreferredSchedulingTerm(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4033,6 +3252,7 @@ class QuobyteVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "user",
         "volume",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("group", "registry", "tenant", "user", "volume")
 
     group: str | None = None
     read_only: bool | None = field(default=None, name="readOnly")
@@ -4040,19 +3260,6 @@ class QuobyteVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     tenant: str | None = None
     user: str | None = None
     volume: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.group) is not None:
-            self.group = share(v, v)
-        if (v := self.registry) is not None:
-            self.registry = share(v, v)
-        if (v := self.tenant) is not None:
-            self.tenant = share(v, v)
-        if (v := self.user) is not None:
-            self.user = share(v, v)
-        if (v := self.volume) is not None:
-            self.volume = share(v, v)
 
 
 class RBDVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4069,6 +3276,14 @@ class RBDVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "secret_ref",
         "user",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "fs_type",
+        "image",
+        "keyring",
+        "monitors",
+        "pool",
+        "user",
+    )
 
     fs_type: str | None = field(default=None, name="fsType")
     image: str | None = None
@@ -4078,21 +3293,6 @@ class RBDVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     read_only: bool | None = field(default=None, name="readOnly")
     secret_ref: LocalObjectReference | None = field(default=None, name="secretRef")
     user: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.image) is not None:
-            self.image = share(v, v)
-        if (v := self.keyring) is not None:
-            self.keyring = share(v, v)
-        if self.monitors:
-            share_items(self.monitors)
-        if (v := self.pool) is not None:
-            self.pool = share(v, v)
-        if (v := self.user) is not None:
-            self.user = share(v, v)
 
 
 class ReplicaSetCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4107,25 +3307,19 @@ class ReplicaSetCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     message: str | None = None
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class ReplicaSetSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4173,16 +3367,10 @@ class ResourceClaim(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "CoreV1ResourceClaim"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "request")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "request")
 
     name: str | None = None
     request: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.request) is not None:
-            self.request = share(v, v)
 
 
 class ResourceFieldSelector(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4190,19 +3378,11 @@ class ResourceFieldSelector(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ResourceFieldSelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("container_name", "divisor", "resource")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("container_name", "divisor", "resource")
 
     container_name: str | None = field(default=None, name="containerName")
     divisor: str | None = None
     resource: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.container_name) is not None:
-            self.container_name = share(v, v)
-        if (v := self.divisor) is not None:
-            self.divisor = share(v, v)
-        if (v := self.resource) is not None:
-            self.resource = share(v, v)
 
 
 class ResourceHealth(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4210,19 +3390,11 @@ class ResourceHealth(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ResourceHealth"
     _client_fields: ClassVar[tuple[str, ...]] = ("health", "message", "resource_id")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("health", "message", "resource_id")
 
     health: str | None = None
     message: str | None = None
     resource_id: str | None = field(default=None, name="resourceID")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.health) is not None:
-            self.health = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.resource_id) is not None:
-            self.resource_id = share(v, v)
 
 
 class ResourceRequirements(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4230,16 +3402,11 @@ class ResourceRequirements(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ResourceRequirements"
     _client_fields: ClassVar[tuple[str, ...]] = ("claims", "limits", "requests")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("limits", "requests")
 
     claims: list[ResourceClaim] | None = None
     limits: dict[str, str] | None = None
     requests: dict[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.limits:
-            share_values(self.limits)
-        if self.requests:
-            share_values(self.requests)
 
 
 class ResourceStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4247,14 +3414,10 @@ class ResourceStatus(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1ResourceStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "resources")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
     resources: list[ResourceHealth] | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class RollingUpdateDaemonSet(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4292,22 +3455,12 @@ class SELinuxOptions(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1SELinuxOptions"
     _client_fields: ClassVar[tuple[str, ...]] = ("level", "role", "type", "user")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("level", "role", "type", "user")
 
     level: str | None = None
     role: str | None = None
     type: str | None = None
     user: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.level) is not None:
-            self.level = share(v, v)
-        if (v := self.role) is not None:
-            self.role = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
-        if (v := self.user) is not None:
-            self.user = share(v, v)
 
 
 class ScaleIOVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4326,6 +3479,15 @@ class ScaleIOVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "system",
         "volume_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "fs_type",
+        "gateway",
+        "protection_domain",
+        "storage_mode",
+        "storage_pool",
+        "system",
+        "volume_name",
+    )
 
     fs_type: str | None = field(default=None, name="fsType")
     gateway: str | None = None
@@ -4338,39 +3500,16 @@ class ScaleIOVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     system: str | None = None
     volume_name: str | None = field(default=None, name="volumeName")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.gateway) is not None:
-            self.gateway = share(v, v)
-        if (v := self.protection_domain) is not None:
-            self.protection_domain = share(v, v)
-        if (v := self.storage_mode) is not None:
-            self.storage_mode = share(v, v)
-        if (v := self.storage_pool) is not None:
-            self.storage_pool = share(v, v)
-        if (v := self.system) is not None:
-            self.system = share(v, v)
-        if (v := self.volume_name) is not None:
-            self.volume_name = share(v, v)
-
 
 class SeccompProfile(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1SeccompProfile`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1SeccompProfile"
     _client_fields: ClassVar[tuple[str, ...]] = ("localhost_profile", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("localhost_profile", "type")
 
     localhost_profile: str | None = field(default=None, name="localhostProfile")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.localhost_profile) is not None:
-            self.localhost_profile = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class SecretEnvSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4378,14 +3517,10 @@ class SecretEnvSource(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1SecretEnvSource"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class SecretKeySelector(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4393,17 +3528,11 @@ class SecretKeySelector(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1SecretKeySelector"
     _client_fields: ClassVar[tuple[str, ...]] = ("key", "name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("key", "name")
 
     key: str | None = None
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class SecretProjection(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4411,15 +3540,11 @@ class SecretProjection(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1SecretProjection"
     _client_fields: ClassVar[tuple[str, ...]] = ("items", "name", "optional")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     items: list[KeyToPath] | None = None
     name: str | None = None
     optional: bool | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class SecretVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4433,17 +3558,13 @@ class SecretVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "optional",
         "secret_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("secret_name",)
 
     default_mode: int | None = field(default=None, name="defaultMode")
     default_user: int | None = field(default=None, name="defaultUser")
     items: list[KeyToPath] | None = None
     optional: bool | None = None
     secret_name: str | None = field(default=None, name="secretName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.secret_name) is not None:
-            self.secret_name = share(v, v)
 
 
 class SecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4464,6 +3585,7 @@ class SecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
         "seccomp_profile",
         "windows_options",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("proc_mount",)
 
     allow_privilege_escalation: bool | None = field(default=None, name="allowPrivilegeEscalation")
     app_armor_profile: AppArmorProfile | None = field(default=None, name="appArmorProfile")
@@ -4480,29 +3602,18 @@ class SecurityContext(Model, kw_only=True, omit_defaults=True, gc=False):
         default=None, name="windowsOptions"
     )
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.proc_mount) is not None:
-            self.proc_mount = share(v, v)
-
 
 class ServiceAccountTokenProjection(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1ServiceAccountTokenProjection`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1ServiceAccountTokenProjection"
     _client_fields: ClassVar[tuple[str, ...]] = ("audience", "expiration_seconds", "path", "user")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("audience", "path")
 
     audience: str | None = None
     expiration_seconds: int | None = field(default=None, name="expirationSeconds")
     path: str | None = None
     user: int | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.audience) is not None:
-            self.audience = share(v, v)
-        if (v := self.path) is not None:
-            self.path = share(v, v)
 
 
 class ServicePort(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4517,6 +3628,7 @@ class ServicePort(Model, kw_only=True, omit_defaults=True, gc=False):
         "protocol",
         "target_port",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("app_protocol", "name", "protocol")
 
     app_protocol: str | None = field(default=None, name="appProtocol")
     name: str | None = None
@@ -4524,15 +3636,6 @@ class ServicePort(Model, kw_only=True, omit_defaults=True, gc=False):
     port: int | None = None
     protocol: str | None = None
     target_port: IntOrString | None = field(default=None, name="targetPort")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.app_protocol) is not None:
-            self.app_protocol = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.protocol) is not None:
-            self.protocol = share(v, v)
 
 
 class ServiceSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4558,6 +3661,23 @@ class ServiceSpec(Model, kw_only=True, omit_defaults=True, gc=False):
         "selector",
         "session_affinity",
         "session_affinity_config",
+        "traffic_distribution",
+        "type",
+    )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "cluster_ip",
+        "cluster_ips",
+        "external_ips",
+        "external_name",
+        "external_traffic_policy",
+        "internal_traffic_policy",
+        "ip_families",
+        "ip_family_policy",
+        "load_balancer_class",
+        "load_balancer_ip",
+        "load_balancer_source_ranges",
+        "selector",
+        "session_affinity",
         "traffic_distribution",
         "type",
     )
@@ -4588,39 +3708,6 @@ class ServiceSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     )
     traffic_distribution: str | None = field(default=None, name="trafficDistribution")
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.cluster_ip) is not None:
-            self.cluster_ip = share(v, v)
-        if self.cluster_ips:
-            share_items(self.cluster_ips)
-        if self.external_ips:
-            share_items(self.external_ips)
-        if (v := self.external_name) is not None:
-            self.external_name = share(v, v)
-        if (v := self.external_traffic_policy) is not None:
-            self.external_traffic_policy = share(v, v)
-        if (v := self.internal_traffic_policy) is not None:
-            self.internal_traffic_policy = share(v, v)
-        if self.ip_families:
-            share_items(self.ip_families)
-        if (v := self.ip_family_policy) is not None:
-            self.ip_family_policy = share(v, v)
-        if (v := self.load_balancer_class) is not None:
-            self.load_balancer_class = share(v, v)
-        if (v := self.load_balancer_ip) is not None:
-            self.load_balancer_ip = share(v, v)
-        if self.load_balancer_source_ranges:
-            share_items(self.load_balancer_source_ranges)
-        if self.selector:
-            share_values(self.selector)
-        if (v := self.session_affinity) is not None:
-            self.session_affinity = share(v, v)
-        if (v := self.traffic_distribution) is not None:
-            self.traffic_distribution = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class ServiceStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4663,25 +3750,19 @@ class StatefulSetCondition(Model, kw_only=True, omit_defaults=True, gc=False):
         "type",
     )
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "last_transition_time",
+        "message",
+        "reason",
+        "status",
+        "type",
+    )
 
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
     message: str | None = None
     reason: str | None = None
     status: str | None = None
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class StatefulSetOrdinals(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4700,16 +3781,10 @@ class StatefulSetPersistentVolumeClaimRetentionPolicy(
 
     _client_model: ClassVar[str | None] = "V1StatefulSetPersistentVolumeClaimRetentionPolicy"
     _client_fields: ClassVar[tuple[str, ...]] = ("when_deleted", "when_scaled")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("when_deleted", "when_scaled")
 
     when_deleted: str | None = field(default=None, name="whenDeleted")
     when_scaled: str | None = field(default=None, name="whenScaled")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.when_deleted) is not None:
-            self.when_deleted = share(v, v)
-        if (v := self.when_scaled) is not None:
-            self.when_scaled = share(v, v)
 
 
 class StatefulSetSpec(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4729,6 +3804,7 @@ class StatefulSetSpec(Model, kw_only=True, omit_defaults=True, gc=False):
         "update_strategy",
         "volume_claim_templates",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("pod_management_policy", "service_name")
 
     min_ready_seconds: int | None = field(default=None, name="minReadySeconds")
     ordinals: StatefulSetOrdinals | None = None
@@ -4745,13 +3821,6 @@ class StatefulSetSpec(Model, kw_only=True, omit_defaults=True, gc=False):
     volume_claim_templates: list[PersistentVolumeClaim] | None = field(
         default=None, name="volumeClaimTemplates"
     )
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.pod_management_policy) is not None:
-            self.pod_management_policy = share(v, v)
-        if (v := self.service_name) is not None:
-            self.service_name = share(v, v)
 
 
 class StatefulSetStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4770,6 +3839,7 @@ class StatefulSetStatus(Model, kw_only=True, omit_defaults=True, gc=False):
         "update_revision",
         "updated_replicas",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("current_revision", "update_revision")
 
     available_replicas: int | None = field(default=None, name="availableReplicas")
     collision_count: int | None = field(default=None, name="collisionCount")
@@ -4782,29 +3852,18 @@ class StatefulSetStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     update_revision: str | None = field(default=None, name="updateRevision")
     updated_replicas: int | None = field(default=None, name="updatedReplicas")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.current_revision) is not None:
-            self.current_revision = share(v, v)
-        if (v := self.update_revision) is not None:
-            self.update_revision = share(v, v)
-
 
 class StatefulSetUpdateStrategy(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1StatefulSetUpdateStrategy`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1StatefulSetUpdateStrategy"
     _client_fields: ClassVar[tuple[str, ...]] = ("rolling_update", "type")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("type",)
 
     rolling_update: RollingUpdateStatefulSetStrategy | None = field(
         default=None, name="rollingUpdate"
     )
     type: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.type) is not None:
-            self.type = share(v, v)
 
 
 class StorageOSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4818,6 +3877,7 @@ class StorageOSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
         "volume_name",
         "volume_namespace",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("fs_type", "volume_name", "volume_namespace")
 
     fs_type: str | None = field(default=None, name="fsType")
     read_only: bool | None = field(default=None, name="readOnly")
@@ -4825,31 +3885,16 @@ class StorageOSVolumeSource(Model, kw_only=True, omit_defaults=True, gc=False):
     volume_name: str | None = field(default=None, name="volumeName")
     volume_namespace: str | None = field(default=None, name="volumeNamespace")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.volume_name) is not None:
-            self.volume_name = share(v, v)
-        if (v := self.volume_namespace) is not None:
-            self.volume_namespace = share(v, v)
-
 
 class Sysctl(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1Sysctl`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1Sysctl"
     _client_fields: ClassVar[tuple[str, ...]] = ("name", "value")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name", "value")
 
     name: str | None = None
     value: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class TCPSocketAction(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4857,14 +3902,10 @@ class TCPSocketAction(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1TCPSocketAction"
     _client_fields: ClassVar[tuple[str, ...]] = ("host", "port")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("host",)
 
     host: str | None = None
     port: IntOrString | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.host) is not None:
-            self.host = share(v, v)
 
 
 class Taint(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4873,22 +3914,12 @@ class Taint(Model, kw_only=True, omit_defaults=True, gc=False):
     _client_model: ClassVar[str | None] = "V1Taint"
     _client_fields: ClassVar[tuple[str, ...]] = ("effect", "key", "time_added", "value")
     _time_fields: ClassVar[tuple[str, ...]] = ("time_added",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("effect", "key", "time_added", "value")
 
     effect: str | None = None
     key: str | None = None
     time_added: Time | None = field(default=None, name="timeAdded")
     value: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.effect) is not None:
-            self.effect = share(v, v)
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.time_added) is not None:
-            self.time_added = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class Toleration(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4902,23 +3933,13 @@ class Toleration(Model, kw_only=True, omit_defaults=True, gc=False):
         "toleration_seconds",
         "value",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("effect", "key", "operator", "value")
 
     effect: str | None = None
     key: str | None = None
     operator: str | None = None
     toleration_seconds: int | None = field(default=None, name="tolerationSeconds")
     value: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.effect) is not None:
-            self.effect = share(v, v)
-        if (v := self.key) is not None:
-            self.key = share(v, v)
-        if (v := self.operator) is not None:
-            self.operator = share(v, v)
-        if (v := self.value) is not None:
-            self.value = share(v, v)
 
 
 class TopologySpreadConstraint(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4935,6 +3956,13 @@ class TopologySpreadConstraint(Model, kw_only=True, omit_defaults=True, gc=False
         "topology_key",
         "when_unsatisfiable",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "match_label_keys",
+        "node_affinity_policy",
+        "node_taints_policy",
+        "topology_key",
+        "when_unsatisfiable",
+    )
 
     label_selector: LabelSelector | None = field(default=None, name="labelSelector")
     match_label_keys: list[str] | None = field(default=None, name="matchLabelKeys")
@@ -4945,38 +3973,17 @@ class TopologySpreadConstraint(Model, kw_only=True, omit_defaults=True, gc=False
     topology_key: str | None = field(default=None, name="topologyKey")
     when_unsatisfiable: str | None = field(default=None, name="whenUnsatisfiable")
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.match_label_keys:
-            share_items(self.match_label_keys)
-        if (v := self.node_affinity_policy) is not None:
-            self.node_affinity_policy = share(v, v)
-        if (v := self.node_taints_policy) is not None:
-            self.node_taints_policy = share(v, v)
-        if (v := self.topology_key) is not None:
-            self.topology_key = share(v, v)
-        if (v := self.when_unsatisfiable) is not None:
-            self.when_unsatisfiable = share(v, v)
-
 
 class TypedLocalObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1TypedLocalObjectReference`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1TypedLocalObjectReference"
     _client_fields: ClassVar[tuple[str, ...]] = ("api_group", "kind", "name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_group", "kind", "name")
 
     api_group: str | None = field(default=None, name="apiGroup")
     kind: str | None = None
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_group) is not None:
-            self.api_group = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class TypedObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -4984,22 +3991,12 @@ class TypedObjectReference(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1TypedObjectReference"
     _client_fields: ClassVar[tuple[str, ...]] = ("api_group", "kind", "name", "namespace")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("api_group", "kind", "name", "namespace")
 
     api_group: str | None = field(default=None, name="apiGroup")
     kind: str | None = None
     name: str | None = None
     namespace: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.api_group) is not None:
-            self.api_group = share(v, v)
-        if (v := self.kind) is not None:
-            self.kind = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.namespace) is not None:
-            self.namespace = share(v, v)
 
 
 class Volume(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5039,6 +4036,7 @@ class Volume(Model, kw_only=True, omit_defaults=True, gc=False):
         "storageos",
         "vsphere_volume",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     aws_elastic_block_store: AWSElasticBlockStoreVolumeSource | None = field(
         default=None, name="awsElasticBlockStore"
@@ -5082,27 +4080,16 @@ class Volume(Model, kw_only=True, omit_defaults=True, gc=False):
         default=None, name="vsphereVolume"
     )
 
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-
 
 class VolumeDevice(Model, kw_only=True, omit_defaults=True, gc=False):
     """``V1VolumeDevice`` of the kubernetes client."""
 
     _client_model: ClassVar[str | None] = "V1VolumeDevice"
     _client_fields: ClassVar[tuple[str, ...]] = ("device_path", "name")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("device_path", "name")
 
     device_path: str | None = field(default=None, name="devicePath")
     name: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.device_path) is not None:
-            self.device_path = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
 
 
 class VolumeHealthCondition(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5110,19 +4097,11 @@ class VolumeHealthCondition(Model, kw_only=True, omit_defaults=True, gc=False):
 
     _client_model: ClassVar[str | None] = "V1VolumeHealthCondition"
     _client_fields: ClassVar[tuple[str, ...]] = ("message", "reason", "status")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("message", "reason", "status")
 
     message: str | None = None
     reason: str | None = None
     status: str | None = None
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.message) is not None:
-            self.message = share(v, v)
-        if (v := self.reason) is not None:
-            self.reason = share(v, v)
-        if (v := self.status) is not None:
-            self.status = share(v, v)
 
 
 class VolumeHealthStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5131,16 +4110,12 @@ class VolumeHealthStatus(Model, kw_only=True, omit_defaults=True, gc=False):
     _client_model: ClassVar[str | None] = "V1VolumeHealthStatus"
     _client_fields: ClassVar[tuple[str, ...]] = ("health_conditions", "last_transition_time")
     _time_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
+    _shared_fields: ClassVar[tuple[str, ...]] = ("last_transition_time",)
 
     health_conditions: list[VolumeHealthCondition] | None = field(
         default=None, name="healthConditions"
     )
     last_transition_time: Time | None = field(default=None, name="lastTransitionTime")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.last_transition_time) is not None:
-            self.last_transition_time = share(v, v)
 
 
 class VolumeMount(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5157,6 +4132,15 @@ class VolumeMount(Model, kw_only=True, omit_defaults=True, gc=False):
         "sub_path",
         "sub_path_expr",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "bind_mount_options",
+        "mount_path",
+        "mount_propagation",
+        "name",
+        "recursive_read_only",
+        "sub_path",
+        "sub_path_expr",
+    )
 
     bind_mount_options: list[str] | None = field(default=None, name="bindMountOptions")
     mount_path: str | None = field(default=None, name="mountPath")
@@ -5166,23 +4150,6 @@ class VolumeMount(Model, kw_only=True, omit_defaults=True, gc=False):
     recursive_read_only: str | None = field(default=None, name="recursiveReadOnly")
     sub_path: str | None = field(default=None, name="subPath")
     sub_path_expr: str | None = field(default=None, name="subPathExpr")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if self.bind_mount_options:
-            share_items(self.bind_mount_options)
-        if (v := self.mount_path) is not None:
-            self.mount_path = share(v, v)
-        if (v := self.mount_propagation) is not None:
-            self.mount_propagation = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.recursive_read_only) is not None:
-            self.recursive_read_only = share(v, v)
-        if (v := self.sub_path) is not None:
-            self.sub_path = share(v, v)
-        if (v := self.sub_path_expr) is not None:
-            self.sub_path_expr = share(v, v)
 
 
 class VolumeMountStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5196,21 +4163,13 @@ class VolumeMountStatus(Model, kw_only=True, omit_defaults=True, gc=False):
         "recursive_read_only",
         "volume_status",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = ("mount_path", "name", "recursive_read_only")
 
     mount_path: str | None = field(default=None, name="mountPath")
     name: str | None = None
     read_only: bool | None = field(default=None, name="readOnly")
     recursive_read_only: str | None = field(default=None, name="recursiveReadOnly")
     volume_status: VolumeStatus | None = field(default=None, name="volumeStatus")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.mount_path) is not None:
-            self.mount_path = share(v, v)
-        if (v := self.name) is not None:
-            self.name = share(v, v)
-        if (v := self.recursive_read_only) is not None:
-            self.recursive_read_only = share(v, v)
 
 
 class VolumeProjection(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5243,15 +4202,10 @@ class VolumeResourceRequirements(Model, kw_only=True, omit_defaults=True, gc=Fal
 
     _client_model: ClassVar[str | None] = "V1VolumeResourceRequirements"
     _client_fields: ClassVar[tuple[str, ...]] = ("limits", "requests")
+    _shared_fields: ClassVar[tuple[str, ...]] = ("limits", "requests")
 
     limits: dict[str, str] | None = None
     requests: dict[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.limits:
-            share_values(self.limits)
-        if self.requests:
-            share_values(self.requests)
 
 
 class VolumeStatus(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5273,22 +4227,17 @@ class VsphereVirtualDiskVolumeSource(Model, kw_only=True, omit_defaults=True, gc
         "storage_policy_name",
         "volume_path",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "fs_type",
+        "storage_policy_id",
+        "storage_policy_name",
+        "volume_path",
+    )
 
     fs_type: str | None = field(default=None, name="fsType")
     storage_policy_id: str | None = field(default=None, name="storagePolicyID")
     storage_policy_name: str | None = field(default=None, name="storagePolicyName")
     volume_path: str | None = field(default=None, name="volumePath")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.fs_type) is not None:
-            self.fs_type = share(v, v)
-        if (v := self.storage_policy_id) is not None:
-            self.storage_policy_id = share(v, v)
-        if (v := self.storage_policy_name) is not None:
-            self.storage_policy_name = share(v, v)
-        if (v := self.volume_path) is not None:
-            self.volume_path = share(v, v)
 
 
 class WeightedPodAffinityTerm(Model, kw_only=True, omit_defaults=True, gc=False):
@@ -5311,20 +4260,16 @@ class WindowsSecurityContextOptions(Model, kw_only=True, omit_defaults=True, gc=
         "host_process",
         "run_as_user_name",
     )
+    _shared_fields: ClassVar[tuple[str, ...]] = (
+        "gmsa_credential_spec",
+        "gmsa_credential_spec_name",
+        "run_as_user_name",
+    )
 
     gmsa_credential_spec: str | None = field(default=None, name="gmsaCredentialSpec")
     gmsa_credential_spec_name: str | None = field(default=None, name="gmsaCredentialSpecName")
     host_process: bool | None = field(default=None, name="hostProcess")
     run_as_user_name: str | None = field(default=None, name="runAsUserName")
-
-    def __post_init__(self) -> None:
-        share = SHARED.setdefault
-        if (v := self.gmsa_credential_spec) is not None:
-            self.gmsa_credential_spec = share(v, v)
-        if (v := self.gmsa_credential_spec_name) is not None:
-            self.gmsa_credential_spec_name = share(v, v)
-        if (v := self.run_as_user_name) is not None:
-            self.run_as_user_name = share(v, v)
 
 
 class ObjectMetaWithManagedFields(ObjectMeta, kw_only=True, omit_defaults=True, gc=False):

@@ -7,18 +7,26 @@ as a watch BOOKMARK decodes into any kind. Timestamps stay the RFC 3339 strings 
 server sent (:data:`Time`); :meth:`Model.to_dict` and :meth:`Model.to_client_model`
 turn them into ``datetime`` on demand, as the client does.
 
-Instances are not tracked by the cyclic GC (``gc=False``): decoded objects never form
-reference cycles, and callers must not create one through them (for example by storing
-a model inside its own ``labels`` dict).
+Instances are not tracked by the cyclic GC (``gc=False``), and with the compiled core
+neither are the lists and dicts inside them once decoded (see :data:`share_fields`):
+decoded objects never form reference cycles, so a full collection would only walk the
+whole cache for nothing. Callers must not create a cycle through them (for example by
+storing a model inside its own ``labels`` dict or appending a list to itself); objects
+are still freed by reference counting.
 """
 
 from __future__ import annotations
 
 import importlib
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
+
+from fastinformer._compat import core
+
+if TYPE_CHECKING:
+    from fastinformer._core_py import FieldSharer
 
 __all__ = [
     "SHARED",
@@ -28,8 +36,7 @@ __all__ = [
     "Time",
     "client_model_class",
     "parse_time",
-    "share_items",
-    "share_values",
+    "share_fields",
     "trim_shared",
 ]
 
@@ -43,10 +50,10 @@ _CLIENT_CLASSES: dict[str, Any] = {}
 
 SHARED: dict[Any, Any] = {}
 """One copy of each repetitive string value decoded (images, namespaces, node names,
-label values, phases, condition types, timestamps...): the generated ``__post_init__``
-methods replace a decoded string by the copy found here, so thousands of cached objects
-share it. Only values are shared, never containers; strings are immutable, so sharing is
-invisible to users."""
+label values, phases, condition types, timestamps...): :data:`share_fields` replaces a
+decoded string by the copy found here, so thousands of cached objects share it. Only
+values are shared, never containers; strings are immutable, so sharing is invisible to
+users."""
 
 SHARED_LIMIT = 1 << 16
 """:data:`SHARED` is emptied when it grows past this many entries (values unique to one
@@ -59,18 +66,13 @@ def trim_shared() -> None:
         SHARED.clear()
 
 
-def share_values(mapping: dict[str, str]) -> None:
-    """Replace the values of a string map by their shared copies, in place."""
-    share = SHARED.setdefault
-    for key, value in mapping.items():
-        mapping[key] = share(value, value)
-
-
-def share_items(items: list[str]) -> None:
-    """Replace the items of a string list by their shared copies, in place."""
-    share = SHARED.setdefault
-    for i, value in enumerate(items):
-        items[i] = share(value, value)
+_SHARER: FieldSharer = core.FieldSharer(SHARED, trim_shared)
+share_fields = _SHARER.share
+"""The ``__post_init__`` of every model (msgspec calls it on each struct it builds): the
+fields a class lists in ``_shared_fields`` get their strings from :data:`SHARED`, and
+(compiled core only) list and dict fields stop being tracked by the cyclic GC; classes
+with ``_trims_shared`` (``ObjectMeta``, one per object) call :func:`trim_shared` first.
+See ``FieldSharer`` in the core (twin: :mod:`fastinformer._py_store`)."""
 
 
 def parse_time(value: str) -> datetime:
@@ -106,12 +108,24 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False, repr_omi
 
     Class attributes set by the generator: ``_client_model`` (the client's class name,
     ``None`` when the client has none), ``_client_fields`` (the client's attribute names
-    in its order) and ``_time_fields`` (those holding timestamps).
+    in its order), ``_time_fields`` (those holding timestamps), ``_shared_fields`` (those
+    whose string values are shared, see :data:`share_fields`) and ``_trims_shared``.
     """
 
     _client_model: ClassVar[str | None] = None
     _client_fields: ClassVar[tuple[str, ...]] = ()
     _time_fields: ClassVar[tuple[str, ...]] = ()
+    _shared_fields: ClassVar[tuple[str, ...]] = ()
+    _trims_shared: ClassVar[bool] = False
+
+    if TYPE_CHECKING:
+
+        def __post_init__(self) -> None:
+            """Share strings and untrack containers (see :data:`share_fields`)."""
+
+    else:
+        # A bound method of the compiled sharer: msgspec calls it as share_fields(struct).
+        __post_init__ = share_fields
 
     def to_dict(self) -> dict[str, Any]:
         """What the client's ``model.to_dict()`` returns: every attribute under its

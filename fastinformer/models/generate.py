@@ -57,11 +57,14 @@ _DICT_RE = re.compile(r"Dict\[str, (.*)\]")
 _PREFIX_RE = re.compile(r"^(CoreV1|V1)(?=[A-Z])")
 _LINE = 100
 
-# String fields whose values are unique to one object: sharing them would only fill the
-# cache (see ``fastinformer.models.base.SHARED``). Every other string field, and the values
-# of string maps and the items of string lists, are shared between the objects decoded.
+# String fields whose values are unique to one object (annotations: mostly unique or huge,
+# such as kubectl's last-applied-configuration): sharing them would only fill the cache
+# (see ``fastinformer.models.base.SHARED``) and slow down every lookup in it. Every other
+# string field, and the values of string maps and the items of string lists, are shared
+# between the objects decoded: each class lists them in ``_shared_fields``, read by
+# ``Model.__post_init__``.
 _UNSHARED: dict[str, frozenset[str]] = {
-    _META: frozenset({"name", "uid", "resource_version", "self_link"}),
+    _META: frozenset({"annotations", "name", "uid", "resource_version", "self_link"}),
     "V1PodStatus": frozenset({"pod_ip"}),
     "V1PodIP": frozenset({"ip"}),
     "V1ContainerStatus": frozenset({"container_id"}),
@@ -221,13 +224,13 @@ def _class_lines(model: _Model, kind_doc: str | None) -> list[str]:
     times = [f.attr for f in model.fields if f.client_type == "datetime"]
     if times:
         lines += _tuple_lines("_time_fields", times)
+    lines += _shared_lines(model)
     lines.append("")
     drop_managed = model.client_name == _META
     for f in model.fields:
         if drop_managed and f.attr == _MANAGED_FIELDS:
             continue
         lines += _field_line(f.attr, _py_type(f), f.json_name)
-    lines += _post_init_lines(model)
     if drop_managed:
         lines += [
             "",
@@ -240,32 +243,20 @@ def _class_lines(model: _Model, kind_doc: str | None) -> list[str]:
     return lines
 
 
-def _post_init_lines(model: _Model) -> list[str]:
-    """``__post_init__`` replacing repetitive strings with the shared copies."""
+def _shared_lines(model: _Model) -> list[str]:
+    """``_shared_fields`` (and ``_trims_shared``): what ``Model.__post_init__`` shares."""
     unshared = _UNSHARED.get(model.client_name or "", frozenset())
-    body: list[str] = []
+    names = [
+        f.attr
+        for f in model.fields
+        if f.attr not in unshared
+        and not (f.client_type == _META and f.attr == _MANAGED_FIELDS)
+        and f.client_type in ("str", "datetime", "Dict[str, str]", "List[str]")
+    ]
+    lines = _tuple_lines("_shared_fields", names) if names else []
     if model.client_name == _META:
-        body.append("        trim_shared()")
-    uses_share = False
-    for f in model.fields:
-        if f.attr in unshared or (f.client_type == _META and f.attr == _MANAGED_FIELDS):
-            continue
-        if f.client_type in ("str", "datetime"):
-            uses_share = True
-            body += [
-                f"        if (v := self.{f.attr}) is not None:",
-                f"            self.{f.attr} = share(v, v)",
-            ]
-        elif f.client_type == "Dict[str, str]":
-            body += [f"        if self.{f.attr}:", f"            share_values(self.{f.attr})"]
-        elif f.client_type == "List[str]":
-            body += [f"        if self.{f.attr}:", f"            share_items(self.{f.attr})"]
-    if not body:
-        return []
-    head = ["", "    def __post_init__(self) -> None:"]
-    if uses_share:
-        head.append("        share = SHARED.setdefault")
-    return head + body
+        lines.append("    _trims_shared: ClassVar[bool] = True")
+    return lines
 
 
 def _keep_lines(model: _Model) -> list[str]:
@@ -320,11 +311,7 @@ def _module_lines(found: dict[str, _Model], version: str) -> Iterator[str]:
     yield ""
     yield "from msgspec import field"
     yield ""
-    yield "from fastinformer.models.base import ("
-    for name in ("SHARED", "IntOrString", "Model", "Time", "share_items", "share_values"):
-        yield f"    {name},"
-    yield "    trim_shared,"
-    yield ")"
+    yield "from fastinformer.models.base import IntOrString, Model, Time"
     yield ""
     yield "__all__ = ["
     for n in ["MODELS", "MODELS_WITH_MANAGED_FIELDS", *names]:

@@ -34,8 +34,14 @@ def pods() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def list_body(pods: list[dict[str, Any]]) -> bytes:
     """The pods as one LIST response body."""
-    return orjson.dumps({"kind": "PodList", "apiVersion": "v1",
-                         "metadata": {"resourceVersion": str(1000 + len(pods))}, "items": pods})
+    return orjson.dumps(
+        {
+            "kind": "PodList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": str(1000 + len(pods))},
+            "items": pods,
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +50,13 @@ def update_lines(pods: list[dict[str, Any]]) -> list[bytes]:
     lines = []
     base = 1000 + len(pods)
     for i, pod in enumerate(pods):
-        changed = {**pod, "metadata": {**pod["metadata"], "resourceVersion": str(base + 1 + i),
-                                       "annotations": {"bench": str(i)}}}
+        changed = {
+            **pod,
+            "metadata": {
+                **pod["metadata"],
+                "resourceVersion": str(base + 1 + i),
+                "annotations": {"bench": str(i)},
+            },
+        }
         lines.append(orjson.dumps({"type": "MODIFIED", "object": changed}))
     return lines
