@@ -228,13 +228,18 @@ def test_relist_after_410_fires_deleted_for_objects_that_vanished(
     try:
         assert inf.wait_for_cache_sync(10)
         time.sleep(0.3)
-        # The deletion happens while the watch is silent, then history is compacted:
-        # the informer only learns of it by relisting after the 410.
-        sim.faults.stall_watches(30)
+        # The deletion happens while no watch is open, then history is compacted: the
+        # informer only learns of it by relisting after the 410 its next watch gets.
+        def refused() -> int:
+            return sum(f.startswith("500 watch") for f in sim.faults.injected)
+
+        before = refused()
+        sim.faults.fail_next(500, count=10_000, verb="watch")
+        sim.faults.drop_watches()
+        assert wait_for(lambda: refused() > before)
         api.delete_namespaced_config_map("gone", ns)
         sim.store.compact()
         sim.faults.clear()
-        sim.faults.drop_watches()
         assert wait_for(lambda: seen.names("DELETED") == ["gone"], timeout=20)
         assert inf.cache.list_keys() == [f"{ns}/keep"]
     finally:
