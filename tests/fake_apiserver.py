@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.fake_listwatch import status
+
 RECORDINGS = Path("/work/shared/apiserver-recordings")
 
 
@@ -203,7 +205,7 @@ class FakeAPIServer:
             self.received.append(received)
             route = self.routes.get(received.path)
         if route is None:
-            return Reply(404, _status(404, "NotFound", "the server could not find it"))
+            return Reply(404, status(404, "NotFound", "the server could not find it"))
         return route
 
     def wait_released(self) -> None:
@@ -230,19 +232,7 @@ class FakeAPIServer:
         self.stop()
 
 
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-
-
-status_body = _status
+status_body = status  # the Status body a real server sends; shared with fake_listwatch
 
 
 # --- certificates -------------------------------------------------------------------------
