@@ -29,7 +29,8 @@ class SharedInformerFactory:
     ``api_client_or_config``: a ``kubernetes.client.ApiClient``, a ``Configuration``, a
     :class:`~fastinformer.transport.Transport`, or ``None`` (kubeconfig, then in-cluster).
     ``mode``: ``"typed"`` (default for built-in kinds) or ``"dict"`` (always used for
-    custom resources). ``tweak_list_options`` and ``transform`` apply to every informer.
+    custom resources). ``tweak_list_options``, ``transform`` and ``gc_freeze`` (see
+    :class:`~fastinformer.informer.SharedIndexInformer`) apply to every informer.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class SharedInformerFactory:
         keep_managed_fields: bool = False,
         clock: Clock = REAL_CLOCK,
         reflector_options: Mapping[str, Any] | None = None,
+        gc_freeze: bool = True,
     ) -> None:
         if mode not in (None, "typed", "dict"):
             raise ValueError(f"mode must be 'typed' or 'dict', not {mode!r}")
@@ -62,6 +64,7 @@ class SharedInformerFactory:
         self._keep_managed_fields = keep_managed_fields
         self._clock = clock
         self._reflector_options = dict(reflector_options or {})
+        self._gc_freeze = gc_freeze
         self._lock = threading.Lock()
         self._informers: dict[Resource, SharedIndexInformer] = {}
         self._started: set[Resource] = set()
@@ -125,6 +128,7 @@ class SharedInformerFactory:
             name=res.plural if not res.group else f"{res.plural}.{res.group}",
             clock=self._clock,
             reflector_options=self._reflector_options,
+            gc_freeze=self._gc_freeze,
         )
 
     def lister_for(self, resource: str | Resource) -> Lister:

@@ -132,3 +132,16 @@ def test_bad_arguments_and_use_after_shutdown_are_refused(sim: Simulator) -> Non
     f.shutdown()
     with pytest.raises(RuntimeError):
         f.informer_for("pods")
+
+
+def test_the_gc_policy_reaches_every_informer(sim: Simulator) -> None:
+    f = SharedInformerFactory(sim.kube_configuration(), gc_freeze=False)
+    try:
+        assert f.pods()._gc_freeze is False and f.nodes()._gc_freeze is False
+    finally:
+        f.shutdown()
+    g = SharedInformerFactory(sim.kube_configuration())
+    try:
+        assert g.pods()._gc_freeze is True
+    finally:
+        g.shutdown()
