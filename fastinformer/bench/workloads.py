@@ -149,20 +149,29 @@ def _run_sharded(
         if progress is not None:
             progress(len(keys) % 256)
         return
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def shard(offset: int) -> None:
+        for i in range(offset, len(keys), threads):
+            func(keys[i])
+            if progress is not None:
+                with lock:
+                    progress(1)
+
+    _fan_out(shard, threads)
+
+
+def _fan_out(work: Callable[[int], None], threads: int) -> None:
+    """Run ``work(0) .. work(threads - 1)`` on daemon threads; re-raise the first error."""
+    errors: list[BaseException] = []
+
+    def guarded(offset: int) -> None:
         try:
-            for i in range(offset, len(keys), threads):
-                func(keys[i])
-                if progress is not None:
-                    with lock:
-                        progress(1)
+            work(offset)
         except BaseException as exc:  # handed to the caller
             errors.append(exc)
 
-    workers = [threading.Thread(target=shard, args=(k,), daemon=True) for k in range(threads)]
+    workers = [threading.Thread(target=guarded, args=(k,), daemon=True) for k in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
@@ -192,28 +201,18 @@ def paced_writes(
     threads = max(1, writer.threads)
     start = time.monotonic() + 0.01
     done = [0] * threads
-    errors: list[BaseException] = []
 
     def run(offset: int) -> None:
-        try:
-            for j in range(offset, total, threads):
-                delay = start + j / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                writer.stamp(keys[j % len(keys)])
-                done[offset] += 1
-                if progress is not None and offset == 0 and j % 64 == 0:
-                    progress(64)
-        except BaseException as exc:  # handed to the caller
-            errors.append(exc)
+        for j in range(offset, total, threads):
+            delay = start + j / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            writer.stamp(keys[j % len(keys)])
+            done[offset] += 1
+            if progress is not None and offset == 0 and j % 64 == 0:
+                progress(64)
 
-    workers = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    if errors:
-        raise errors[0]
+    _fan_out(run, threads)
     return WriteStats(sum(done), time.monotonic() - start, rate)
 
 
