@@ -3,7 +3,7 @@ from cpython.pythread cimport PyThread_type_lock
 
 
 cdef class _BuiltinIndexFunc:
-    cdef object values_of(self, object obj)
+    cdef object values_of(self, object obj, object md)
 
 
 cdef class _NamespaceIndexFunc(_BuiltinIndexFunc):
@@ -38,6 +38,7 @@ cdef class ThreadSafeStore:
     cdef list _indices
 
     cdef int _put(self, str key, object obj) except -1
+    cdef int _put_read(self, str key, object obj, object md) except -1
     cdef int _remove(self, str key) except -1
     cdef int _replace(self, dict objs) except -1
     cdef object _get(self, str key)
@@ -50,6 +51,7 @@ cdef class Indexer:
     cdef bint _default_key
 
     cdef str _key(self, object obj)
+    cdef int _put_obj(self, object obj) except -1
 
 
 cdef class _SharePlan:

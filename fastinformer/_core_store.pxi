@@ -48,15 +48,27 @@ cdef inline str _store_str(object s, str what):
 
 # -- built-in index functions -------------------------------------------------------------
 
-cdef inline object _store_field(object parent, str dict_key, str attr):
-    """``parent[dict_key]`` for a dict (``None`` if absent), else ``parent.<attr>``."""
+# Passed for ``md`` when the caller has not read the object's metadata.
+cdef object _MD_UNREAD = object()
+
+
+cdef inline object _store_field(object parent, str dict_key, int attr):
+    """``parent[dict_key]`` for a dict (``None`` if absent), else ``parent.<attr>``
+    (``None`` if absent; ``attr`` is an ``ATTR_*`` of _core_keys.pxi)."""
     if type(parent) is dict:
         return (<dict>parent).get(dict_key)
     if parent is None:
         return None
     if isinstance(parent, dict):
         return (<dict>parent).get(dict_key)
-    return getattr(parent, attr, None)
+    return _attr(parent, attr)
+
+
+cdef inline object _store_metadata(object obj, object md):
+    """``obj``'s metadata: ``md`` unless it is ``_MD_UNREAD``."""
+    if md is _MD_UNREAD:
+        return _store_field(obj, "metadata", ATTR_METADATA)
+    return md
 
 
 cdef inline list _store_as_list(object values):
@@ -70,24 +82,27 @@ cdef inline list _store_as_list(object values):
 cdef class _BuiltinIndexFunc:
     """An index function the store calls without going through Python."""
 
-    cdef object values_of(self, object obj):
-        """Return the normalised values: ``None``, one ``str`` or a tuple of them."""
+    cdef object values_of(self, object obj, object md):
+        """Return the normalised values: ``None``, one ``str`` or a tuple of them.
+
+        ``md`` is ``obj``'s metadata as ``_store_field`` reads it, or ``_MD_UNREAD``.
+        """
         raise NotImplementedError
 
     def __call__(self, obj):
-        return _store_as_list(self.values_of(obj))
+        return _store_as_list(self.values_of(obj, _MD_UNREAD))
 
 
 cdef class _NamespaceIndexFunc(_BuiltinIndexFunc):
     """``[metadata.namespace]``, ``[""]`` when cluster-scoped."""
 
-    cdef object values_of(self, object obj):
-        cdef object md = _store_field(obj, "metadata", "metadata")
+    cdef object values_of(self, object obj, object md):
         cdef object ns
+        md = _store_metadata(obj, md)
         if md is None:
             raise TypeError(
                 f"namespace_index_func: object has no metadata: {type(obj).__name__}")
-        ns = _store_field(md, "namespace", "namespace")
+        ns = _store_field(md, "namespace", ATTR_NAMESPACE)
         if ns is None:
             return ""
         if not isinstance(ns, str):
@@ -104,9 +119,8 @@ cdef class _LabelIndexFunc(_BuiltinIndexFunc):
     def __init__(self, label_key):
         self.label_key = _store_str(label_key, "label_key")
 
-    cdef object values_of(self, object obj):
-        cdef object labels = _store_field(
-            _store_field(obj, "metadata", "metadata"), "labels", "labels")
+    cdef object values_of(self, object obj, object md):
+        cdef object labels = _store_field(_store_metadata(obj, md), "labels", ATTR_LABELS)
         cdef object value
         if labels is None:
             return None
@@ -127,10 +141,10 @@ cdef class _LabelIndexFunc(_BuiltinIndexFunc):
 cdef class _NodeNameIndexFunc(_BuiltinIndexFunc):
     """``[spec.nodeName]`` (dict) or ``[spec.node_name]`` (typed), ``[]`` when unset."""
 
-    cdef object values_of(self, object obj):
+    cdef object values_of(self, object obj, object md):
         cdef object node = _store_field(
-            _store_field(obj, "spec", "spec"), "nodeName", "node_name")
-        if node is None or node == "":
+            _store_field(obj, "spec", ATTR_SPEC), "nodeName", ATTR_NODE_NAME)
+        if node is None or _is_empty_str(node):
             return None
         if not isinstance(node, str):
             raise TypeError(f"spec.nodeName is not a string: {node!r}")
@@ -177,8 +191,9 @@ cdef object _store_normalize(object values, object func):
     return distinct[0] if len(distinct) == 1 else distinct
 
 
-cdef tuple _store_compute(tuple funcs, object obj):
-    """The normalised values of ``obj`` for each of ``funcs``."""
+cdef tuple _store_compute(tuple funcs, object obj, object md):
+    """The normalised values of ``obj`` for each of ``funcs``; ``md`` is ``obj``'s
+    metadata if the caller read it (see ``_BuiltinIndexFunc.values_of``)."""
     cdef Py_ssize_t i, n = len(funcs)
     cdef tuple out
     cdef object func, v
@@ -188,9 +203,10 @@ cdef tuple _store_compute(tuple funcs, object obj):
     for i in range(n):
         func = funcs[i]
         if isinstance(func, _BuiltinIndexFunc):
-            v = (<_BuiltinIndexFunc>func).values_of(obj)
+            v = (<_BuiltinIndexFunc>func).values_of(obj, md)
         else:
             v = _store_normalize(func(obj), func)
+            md = _MD_UNREAD  # user code ran: read the metadata again
         Py_INCREF(v)
         PyTuple_SET_ITEM(out, i, v)
     return out
@@ -428,7 +444,8 @@ cdef class ThreadSafeStore:
                 raise IndexerConflictError(f"indexer conflict: {', '.join(taken)}")
             entries = list(self._items.values())
             # User code runs here, before anything is touched.
-            computed = [_store_compute(funcs, (<_StoreEntry>e).obj) for e in entries]
+            computed = [_store_compute(funcs, (<_StoreEntry>e).obj, _MD_UNREAD)
+                        for e in entries]
             indices = [{} for _ in funcs]
             slots = [_store_slots_add(indices, <tuple>computed[j], <_StoreEntry>entries[j])
                      for j in range(len(entries))]
@@ -445,6 +462,11 @@ cdef class ThreadSafeStore:
 
     cdef int _put(self, str key, object obj) except -1:
         """Insert or replace; index values are computed before taking the lock."""
+        return self._put_read(key, obj, _MD_UNREAD)
+
+    cdef int _put_read(self, str key, object obj, object md) except -1:
+        """``_put`` of an object whose metadata ``md`` the caller already read (or
+        ``_MD_UNREAD``), so that the built-in index functions do not read it again."""
         cdef tuple funcs, new_vals, old_slots
         cdef list indices, slots
         cdef object found, old_obj
@@ -453,7 +475,7 @@ cdef class ThreadSafeStore:
         cdef Py_ssize_t i, n
         while True:
             funcs = self._funcs
-            new_vals = _store_compute(funcs, obj)
+            new_vals = _store_compute(funcs, obj, md)
             n = len(new_vals)
             _store_lock(self._lock)
             try:
@@ -518,7 +540,8 @@ cdef class ThreadSafeStore:
             indices = [{} for _ in funcs]
             for key, obj in objs.items():
                 entry = _store_new_entry(<str>key, obj)
-                entry.buckets = _store_slots_add(indices, _store_compute(funcs, obj), entry)
+                entry.buckets = _store_slots_add(
+                    indices, _store_compute(funcs, obj, _MD_UNREAD), entry)
                 entries[key] = entry
             _store_lock(self._lock)
             try:
@@ -572,7 +595,7 @@ cdef class ThreadSafeStore:
         The index function runs on ``obj`` outside the lock.
         """
         cdef Py_ssize_t pos = self._position(_store_str(name, "index name"))
-        cdef object values = _store_compute((self._funcs[pos],), obj)[0]
+        cdef object values = _store_compute((self._funcs[pos],), obj, _MD_UNREAD)[0]
         cdef dict index
         cdef object found
         cdef set union
@@ -685,13 +708,27 @@ cdef class Indexer:
             raise TypeError(f"key_func returned {type(key).__name__}, expected str")
         return <str>key
 
+    cdef int _put_obj(self, object obj) except -1:
+        """Store ``obj`` under its key. With the default key function, ``metadata`` is
+        read once for both the key and the built-in index functions."""
+        cdef object md
+        if not self._default_key:
+            return self._store._put(self._key(obj), obj)
+        if type(obj) is dict:
+            md = (<dict>obj).get("metadata")
+        elif isinstance(obj, (dict, DeletedFinalStateUnknown)):
+            return self._store._put(meta_namespace_key(obj), obj)
+        else:
+            md = _attr(obj, ATTR_METADATA)
+        return self._store._put_read(_key_of(obj, md), obj, md)
+
     def add(self, obj):
         """Store ``obj`` under its key; same as :meth:`update`."""
-        self._store._put(self._key(obj), obj)
+        self._put_obj(obj)
 
     def update(self, obj):
         """Store ``obj`` under its key, replacing the previous object."""
-        self._store._put(self._key(obj), obj)
+        self._put_obj(obj)
 
     def delete(self, obj):
         """Remove the object with ``obj``'s key (a tombstone works too); no-op if absent."""
@@ -754,25 +791,17 @@ cdef class Indexer:
 # msgspec calls it on every struct it builds, innermost first. It reads and writes the
 # struct's fields through their slot offsets (msgspec stores fields in member slots) so
 # that a pod's ~25 structs cost a few hundred nanoseconds, not a Python call each.
+# PyMemberDef, PyMemberDescrObject, _MemberDescriptorType: see _core_keys.pxi.
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF
 
-from types import MemberDescriptorType as _MemberDescriptorType
-
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef *d_member
     int PyObject_IS_GC(object obj)
     int PyObject_GC_IsTracked(object obj)
     void PyObject_GC_UnTrack(void *obj)
     PyObject *PyDict_SetDefault(object d, object key, object default_value) except NULL
 
 cdef enum:
-    _T_OBJECT_EX = 16  # structmember.h: the member type of msgspec's field slots
     _UNTRACK_DEPTH = 64
 
 

@@ -121,6 +121,8 @@ def node_name_index_func(obj: Any) -> list[str]:
 
 def _normalize(values: Any, func: Any) -> _Values:
     """Check an index function's result and reduce it to the stored ``_Values`` form."""
+    if type(values) is list and len(values) == 1 and type(values[0]) is str:
+        return values[0]  # the common case, checked fast
     if not isinstance(values, (list, tuple)):
         if values is None or isinstance(values, (str, bytes, bytearray)):
             raise TypeError(f"index function {func!r} returned {values!r}; expected a list of str")
@@ -235,7 +237,7 @@ class ThreadSafeStore:
         _check_key(key)
         while True:
             funcs = self._funcs
-            new = tuple(_normalize(f(obj), f) for f in funcs)
+            new = tuple([_normalize(f(obj), f) for f in funcs])
             with self._lock:
                 if self._funcs is not funcs:
                     continue  # indexers were added meanwhile: compute again

@@ -9,7 +9,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -832,7 +832,7 @@ def test_field_sharer_gives_listed_fields_the_copy_kept_in_its_dict(core: Module
 def test_field_sharer_shares_list_items_and_dict_values(core: ModuleType) -> None:
     sharer = core.FieldSharer({})
     objs = [
-        _Shared(tags=[_fresh("a"), _fresh("b"), 3], labels={"app": _fresh("shop")})
+        _Shared(tags=[_fresh("a"), _fresh("b"), cast(str, 3)], labels={"app": _fresh("shop")})
         for _ in range(2)
     ]
     for obj in objs:
@@ -840,7 +840,7 @@ def test_field_sharer_shares_list_items_and_dict_values(core: ModuleType) -> Non
     assert objs[0].tags is not None and objs[1].tags is not None
     assert objs[0].labels is not None and objs[1].labels is not None
     assert objs[0].tags[1] is objs[1].tags[1]
-    assert objs[0].tags[2] == 3
+    assert cast(Any, objs[0].tags[2]) == 3
     assert objs[0].labels["app"] is objs[1].labels["app"]
 
 
@@ -902,3 +902,289 @@ def test_untrack_tree_leaves_containers_holding_tracked_objects_tracked(
         deep = [deep]
     assert core.untrack_tree(deep) is False  # deeper than the limit: left tracked
     assert gc.is_tracked(deep)
+
+
+# -- typed objects and the Indexer's one-read path -----------------------------------------
+#
+# With the default key function the compiled Indexer reads an object's metadata once for
+# the key and the built-in indexes, and reads typed objects' plain slots directly. These
+# tests hold both cores to the same results for every shape the fast path special-cases.
+
+
+def three_index_indexer(core: ModuleType, **kwargs: Any) -> Any:
+    return core.Indexer(
+        indexers={"app": core.label_index_func("app"), "node": core.node_name_index_func},
+        **kwargs,
+    )
+
+
+def index_contents(indexer: Any) -> dict[str, dict[str, list[str]]]:
+    """``{index name: {value: sorted keys}}`` of every index."""
+    return {
+        name: {v: sorted(indexer.index_keys(name, v)) for v in indexer.list_index_func_values(name)}
+        for name in indexer.get_indexers()
+    }
+
+
+def decoded_pods(dicts: list[dict[str, Any]]) -> list[Any]:
+    """``dicts`` decoded into the generated ``Pod`` structs, as the informer stores them."""
+    import orjson
+
+    from fastinformer.decode import decoder_for
+
+    body = orjson.dumps({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": dicts})
+    items, _ = decoder_for("pods").decode_list(body)
+    return items
+
+
+def sample_pod_dicts() -> list[dict[str, Any]]:
+    return [
+        pod("a", ns="ns1", labels={"app": "web"}, node="n1"),
+        pod("b", ns="ns1", labels={"app": "db", "tier": "x"}, node="n2"),
+        pod("c", ns="ns2", labels={"tier": "x"}, node=""),
+        pod("d", ns="ns2"),
+        pod("e", ns=None, labels={"app": "web"}, node="n1"),
+    ]
+
+
+EXPECTED_SAMPLE = {
+    "namespace": {"": ["e"], "ns1": ["ns1/a", "ns1/b"], "ns2": ["ns2/c", "ns2/d"]},
+    "app": {"web": ["e", "ns1/a"], "db": ["ns1/b"]},
+    "node": {"n1": ["e", "ns1/a"], "n2": ["ns1/b"]},
+}
+
+
+def test_indexer_files_generated_typed_pods_as_it_files_their_dicts(core: ModuleType) -> None:
+    dicts = sample_pod_dicts()
+    typed = decoded_pods(dicts)
+    assert type(typed[0]).__name__ == "Pod" and typed[0].spec.node_name == "n1"
+    for objs in (dicts, typed):
+        for fill in ("add", "replace"):
+            indexer = three_index_indexer(core)
+            if fill == "add":
+                for obj in objs:
+                    indexer.add(obj)
+            else:
+                indexer.replace(objs)
+            assert index_contents(indexer) == EXPECTED_SAMPLE
+            assert sorted(indexer.list_keys()) == ["e", "ns1/a", "ns1/b", "ns2/c", "ns2/d"]
+            assert indexer.get_by_key("ns1/a") is objs[0]
+            same_app = indexer.index("app", objs[4])
+            assert sorted(map(id, same_app)) == sorted([id(objs[0]), id(objs[4])])
+
+
+def test_indexer_update_moves_typed_pods_between_index_values(core: ModuleType) -> None:
+    from fastinformer.models import ObjectMeta, Pod, PodSpec
+
+    indexer = three_index_indexer(core)
+    first = Pod(
+        metadata=ObjectMeta(namespace="ns", name="a", labels={"app": "web"}),
+        spec=PodSpec(node_name="n1"),
+    )
+    indexer.add(first)
+    moved = Pod(
+        metadata=ObjectMeta(namespace="ns", name="a", labels={"app": "db"}),
+        spec=PodSpec(node_name="n2"),
+    )
+    indexer.update(moved)
+    assert index_contents(indexer) == {
+        "namespace": {"ns": ["ns/a"]},
+        "app": {"db": ["ns/a"]},
+        "node": {"n2": ["ns/a"]},
+    }
+    # The same struct mutated in place and updated again (structs are mutable).
+    moved.metadata.labels = None  # type: ignore[union-attr]
+    moved.spec.node_name = ""  # type: ignore[union-attr]
+    indexer.update(moved)
+    assert index_contents(indexer) == {"namespace": {"ns": ["ns/a"]}, "app": {}, "node": {}}
+    assert indexer.get_by_key("ns/a") is moved
+
+
+def test_indexer_files_cluster_scoped_typed_objects_under_the_empty_namespace(
+    core: ModuleType,
+) -> None:
+    from fastinformer.models import Node, ObjectMeta
+
+    indexer = three_index_indexer(core)
+    indexer.add(Node(metadata=ObjectMeta(name="n1", labels={"app": "edge"})))
+    indexer.add(Node(metadata=ObjectMeta(name="n2", namespace="")))
+    assert index_contents(indexer) == {
+        "namespace": {"": ["n1", "n2"]},
+        "app": {"edge": ["n1"]},
+        "node": {},
+    }
+
+
+def test_indexer_leaves_typed_pods_without_labels_or_node_out_of_those_indexes(
+    core: ModuleType,
+) -> None:
+    from fastinformer.models import ObjectMeta, Pod, PodSpec
+
+    indexer = three_index_indexer(core)
+    indexer.add(Pod(metadata=ObjectMeta(namespace="ns", name="no-spec")))
+    indexer.add(Pod(metadata=ObjectMeta(namespace="ns", name="no-node"), spec=PodSpec()))
+    indexer.add(Pod(metadata=ObjectMeta(namespace="ns", name="empty"), spec=PodSpec(node_name="")))
+    indexer.add(Pod(metadata=ObjectMeta(namespace="ns", name="other", labels={"x": "y"})))
+    assert index_contents(indexer) == {
+        "namespace": {"ns": ["ns/empty", "ns/no-node", "ns/no-spec", "ns/other"]},
+        "app": {},
+        "node": {},
+    }
+
+
+def test_indexer_refuses_typed_objects_without_metadata_or_name(core: ModuleType) -> None:
+    from fastinformer.models import ObjectMeta, Pod
+
+    indexer = three_index_indexer(core)
+    kept = Pod(metadata=ObjectMeta(namespace="ns", name="a", labels={"app": "web"}))
+    indexer.add(kept)
+    for bad in (Pod(), Pod(metadata=ObjectMeta(namespace="ns")), None, 42):
+        for write in (indexer.add, indexer.update):
+            with pytest.raises(KeyFuncError):
+                write(bad)
+    assert indexer.list() == [kept]
+    assert index_contents(indexer)["app"] == {"web": ["ns/a"]}
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["dict", "typed"])
+def test_indexer_update_with_non_str_index_values_keeps_the_old_object(
+    core: ModuleType, typed: bool
+) -> None:
+    indexer = three_index_indexer(core)
+    old = pod("a", ns="ns", labels={"app": "web"}, node="n1")
+    indexer.add(decoded_pods([old])[0] if typed else old)
+    before = (indexer.list(), index_contents(indexer))
+    bad_label = pod("a", ns="ns", labels={"app": "web"}, node="n1")
+    bad_node = pod("a", ns="ns", labels={"app": "web"}, node="n1")
+    if typed:
+        bad_label, bad_node = decoded_pods([bad_label, bad_node])
+        bad_label.metadata.labels["app"] = 5
+        bad_node.spec.node_name = 7
+    else:
+        bad_label["metadata"]["labels"]["app"] = 5
+        bad_node["spec"]["nodeName"] = 7
+    with pytest.raises(TypeError, match="label 'app' is not a string"):
+        indexer.update(bad_label)
+    with pytest.raises(TypeError, match="nodeName is not a string"):
+        indexer.update(bad_node)
+    assert (indexer.list(), index_contents(indexer)) == before
+
+
+def test_indexer_update_with_a_non_str_namespace_is_a_key_func_error(core: ModuleType) -> None:
+    from fastinformer.models import ObjectMeta, Pod
+
+    indexer = three_index_indexer(core)
+    with pytest.raises(KeyFuncError):
+        indexer.add(Pod(metadata=ObjectMeta(namespace=5, name="a")))  # type: ignore[arg-type]
+    with pytest.raises(KeyFuncError):
+        indexer.add(pod("a", ns=5))  # type: ignore[arg-type]
+    assert len(indexer) == 0
+
+
+class PodDict(dict[str, Any]):
+    """A dict subclass (the fast path is for exact dicts; subclasses take the other)."""
+
+
+def test_indexer_files_dict_subclasses_like_dicts(core: ModuleType) -> None:
+    indexer = three_index_indexer(core)
+    for obj in sample_pod_dicts():
+        indexer.add(PodDict(obj))
+    assert index_contents(indexer) == EXPECTED_SAMPLE
+    assert all(type(o) is PodDict for o in indexer.list())
+
+
+def test_indexer_add_of_a_tombstone_is_a_type_error_and_stores_nothing(
+    core: ModuleType,
+) -> None:
+    indexer = three_index_indexer(core)
+    with pytest.raises(TypeError, match="no metadata"):
+        indexer.add(core.DeletedFinalStateUnknown("ns/a", pod("a", ns="ns")))
+    assert len(indexer) == 0
+
+
+def test_indexer_with_custom_key_func_files_typed_pods(core: ModuleType) -> None:
+    typed = decoded_pods(sample_pod_dicts())
+    indexer = three_index_indexer(core, key_func=lambda obj: f"key-{obj.metadata.name}")
+    for obj in typed:
+        indexer.update(obj)
+    assert index_contents(indexer) == {
+        "namespace": {"": ["key-e"], "ns1": ["key-a", "key-b"], "ns2": ["key-c", "key-d"]},
+        "app": {"web": ["key-a", "key-e"], "db": ["key-b"]},
+        "node": {"n1": ["key-a", "key-e"], "n2": ["key-b"]},
+    }
+
+
+def test_indexer_custom_namespace_indexer_replaces_the_default_for_typed_pods(
+    core: ModuleType,
+) -> None:
+    def by_name_prefix(obj: Any) -> list[str]:
+        return [obj.metadata.name[:1].upper()]
+
+    indexer = core.Indexer(
+        indexers={"namespace": by_name_prefix, "app": core.label_index_func("app")}
+    )
+    for obj in decoded_pods(sample_pod_dicts()):
+        indexer.add(obj)
+    contents = index_contents(indexer)
+    assert contents["namespace"] == {
+        "A": ["ns1/a"],
+        "B": ["ns1/b"],
+        "C": ["ns2/c"],
+        "D": ["ns2/d"],
+        "E": ["e"],
+    }
+    assert contents["app"] == {"web": ["e", "ns1/a"], "db": ["ns1/b"]}
+
+
+def test_builtin_index_functions_read_metadata_after_a_custom_function_replaced_it(
+    core: ModuleType,
+) -> None:
+    def relabel(obj: Any) -> list[str]:
+        obj["metadata"] = {**obj["metadata"], "labels": {"app": "relabelled"}}
+        return []
+
+    indexer = core.Indexer(indexers={"relabel": relabel, "app": core.label_index_func("app")})
+    indexer.add(pod("a", ns="ns", labels={"app": "web"}))
+    assert indexer.list_index_func_values("app") == ["relabelled"]
+
+
+class SlotPod:
+    """A pod keeping metadata and spec in slots, as generated models do."""
+
+    __slots__ = ("metadata", "spec")
+
+    def __init__(self, metadata: Any, spec: Any) -> None:
+        self.metadata = metadata
+        self.spec = spec
+
+
+class SlotMeta:
+    __slots__ = ("labels", "name", "namespace")
+
+    def __init__(self, name: str, namespace: str, labels: dict[str, str] | None) -> None:
+        self.name, self.namespace, self.labels = name, namespace, labels
+
+
+def test_indexer_follows_attributes_replaced_on_the_class(core: ModuleType) -> None:
+    indexer = three_index_indexer(core)
+    obj = SlotPod(SlotMeta("a", "ns", {"app": "web"}), SimpleNamespace(node_name="n1"))
+    indexer.add(obj)
+    slot = SlotMeta.__dict__["labels"]
+    setattr(SlotMeta, "labels", property(lambda self: {"app": "from-property"}))  # noqa: B010
+    try:
+        indexer.update(obj)
+        assert index_contents(indexer)["app"] == {"from-property": ["ns/a"]}
+    finally:
+        setattr(SlotMeta, "labels", slot)  # noqa: B010
+    indexer.update(obj)
+    assert index_contents(indexer)["app"] == {"web": ["ns/a"]}
+
+
+def test_indexer_reads_unset_slots_as_absent(core: ModuleType) -> None:
+    indexer = three_index_indexer(core)
+    md = SlotMeta("a", "ns", None)
+    del md.labels
+    obj = SlotPod(md, None)
+    del obj.spec
+    indexer.add(obj)
+    assert index_contents(indexer) == {"namespace": {"ns": ["ns/a"]}, "app": {}, "node": {}}
