@@ -6,18 +6,29 @@ Cases (seeded, synthetic kwok-style pods of ~4.4 KB compact JSON):
   (a list-sized stream); ``iter_lines-per-event``: the same, one piece per event (how the
   API server flushes a watch); ``naive-concat-64k``: the obvious ``carry + chunk`` splitter
   on the 64 KiB pieces, for comparison.
+- ``iter_lines-reader-*-{c,py}``: :class:`LineReader` of ``--impl`` on the same events in
+  HTTP chunked framing, one chunk per event: ``chunked-64k`` reads 64 KiB at a time (a
+  burst: many chunks per read), ``chunked-read-per-event`` gets one chunk per read (an
+  idle watch); ``raw-64k`` is the body without framing in 64 KiB reads.
+- ``iter_lines-http-chunked-urllib3`` / ``iter_lines-http-chunked-reader``: a whole
+  chunked HTTP response parsed by http.client from memory and split by urllib3's
+  ``read_chunked`` plus ``bytes.split`` (the former path of watches), or by
+  :func:`iter_lines` (which reads it raw with the loaded core's :class:`LineReader`).
 - ``list-plain`` / ``list-gzip``: GET a 2,000-pod list body from a loopback HTTP server
   through :class:`~fastinformer.transport.Transport`, uncompressed, or gzip level 1 (the
   API server's level) decompressed by urllib3. The body is compressed once up front, so
   ``list-gzip`` is a lower bound: a real server also pays to compress.
 
     python bench/bench_transport.py --fast --json transport.json
-    python bench/bench_transport.py --cases iter_lines
+    python bench/bench_transport.py --cases iter_lines --impl py
 """
 
 from __future__ import annotations
 
 import gzip
+import http.client
+import importlib
+import io
 import json
 import os
 import random
@@ -26,9 +37,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
 from typing import Any, cast
 
 import pyperf
+import urllib3
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -103,6 +116,74 @@ def naive_lines(pieces: list[bytes]) -> Iterator[bytes]:
         yield carry
 
 
+def _frame(pieces: list[bytes]) -> list[bytes]:
+    """``pieces`` as HTTP/1.1 chunks, one each, the last followed by the terminal chunk."""
+    framed = [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces]
+    framed[-1] += b"0\r\n\r\n"
+    return framed
+
+
+def _reader_case(core: ModuleType, reads: list[bytes], chunked: bool) -> Callable[[int], float]:
+    line_reader = core.LineReader
+
+    def run(loops: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            n = sum(1 for _ in line_reader(_Pieces(reads).read1, chunked, CHUNK))
+            assert n == N_PODS
+        return time.perf_counter() - t0
+
+    return run
+
+
+class _MemorySocket:
+    """Enough of a socket for http.client to parse a response held in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self._data))
+
+
+def _memory_response(data: bytes) -> urllib3.HTTPResponse:
+    raw = http.client.HTTPResponse(_MemorySocket(data), method="GET")  # type: ignore[arg-type]
+    raw.begin()
+    return urllib3.HTTPResponse(
+        body=raw,
+        headers=urllib3.HTTPHeaderDict(raw.msg.items()),
+        status=raw.status,
+        preload_content=False,
+        original_response=raw,
+    )
+
+
+def _http_case(data: bytes, old_path: bool) -> Callable[[int], float]:
+    def old_lines(resp: urllib3.HTTPResponse) -> Iterator[bytes]:
+        carry: list[bytes] = []
+        for chunk in resp.read_chunked(CHUNK):
+            *lines, tail = chunk.split(b"\n")
+            if lines and carry:
+                lines[0] = b"".join([*carry, lines[0]])
+                carry.clear()
+            yield from (line for line in lines if line)
+            if tail:
+                carry.append(tail)
+
+    def run(loops: int) -> float:
+        elapsed = 0.0
+        for _ in range(loops):
+            resp = _memory_response(data)
+            t0 = time.perf_counter()
+            lines = old_lines(resp) if old_path else iter_lines(resp)
+            n = sum(1 for _ in lines)
+            elapsed += time.perf_counter() - t0
+            assert n == N_PODS
+        return elapsed
+
+    return run
+
+
 def _split_case(pieces: list[bytes], naive: bool) -> Callable[[int], float]:
     def run(loops: int) -> float:
         t0 = time.perf_counter()
@@ -163,6 +244,7 @@ def _fetch_case(server: _ListServer, compress: bool) -> Callable[[int], float]:
 
 
 def _add_args(cmd: list[str], args: Any) -> None:
+    cmd.extend(["--impl", args.impl])
     if args.cases:
         cmd.extend(["--cases", args.cases])
 
@@ -170,7 +252,13 @@ def _add_args(cmd: list[str], args: Any) -> None:
 def main() -> None:
     runner = pyperf.Runner(add_cmdline_args=_add_args)
     runner.argparser.add_argument("--cases", default="", help="run cases whose name contains this")
+    runner.argparser.add_argument(
+        "--impl", choices=("c", "py"), default="c", help="core of the iter_lines-reader cases"
+    )
     args = runner.parse_args()
+    core = importlib.import_module(
+        "fastinformer._core_py" if args.impl == "py" else "fastinformer._core"
+    )
     lines = make_lines()
     stream = b"".join(line + b"\n" for line in lines)
     pieces_64k = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
@@ -180,6 +268,20 @@ def main() -> None:
         "iter_lines-per-event": _split_case(per_event, naive=False),
         "naive-concat-64k": _split_case(pieces_64k, naive=True),
     }
+    framed_per_event = _frame(per_event)
+    framed = b"".join(framed_per_event)
+    framed_64k = [framed[i : i + CHUNK] for i in range(0, len(framed), CHUNK)]
+    reader_cases = {
+        "chunked-64k": _reader_case(core, framed_64k, chunked=True),
+        "chunked-read-per-event": _reader_case(core, framed_per_event, chunked=True),
+        "raw-64k": _reader_case(core, pieces_64k, chunked=False),
+    }
+    for name, func in reader_cases.items():
+        cases[f"iter_lines-reader-{name}-{args.impl}"] = func
+    response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    response += b"Transfer-Encoding: chunked\r\n\r\n" + framed
+    cases["iter_lines-http-chunked-urllib3"] = _http_case(response, old_path=True)
+    cases["iter_lines-http-chunked-reader"] = _http_case(response, old_path=False)
     if any(args.cases in name for name in ("list-plain", "list-gzip")):
         body = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":['
         body += b",".join(lines) + b"]}"

@@ -6,9 +6,17 @@ read. One private module per domain, mirroring the ``_core_*.pxi`` includes.
 
 from __future__ import annotations
 
-from fastinformer import _py_fifo, _py_keys, _py_queue, _py_ratelimit, _py_store
+from fastinformer import (
+    _py_fifo,
+    _py_keys,
+    _py_lines,
+    _py_queue,
+    _py_ratelimit,
+    _py_store,
+)
 from fastinformer._py_fifo import *  # noqa: F403
 from fastinformer._py_keys import *  # noqa: F403
+from fastinformer._py_lines import *  # noqa: F403
 from fastinformer._py_queue import *  # noqa: F403
 from fastinformer._py_ratelimit import *  # noqa: F403
 from fastinformer._py_store import *  # noqa: F403
@@ -19,4 +27,5 @@ __all__ = [
     *_py_fifo.__all__,
     *_py_ratelimit.__all__,
     *_py_queue.__all__,
+    *_py_lines.__all__,
 ]

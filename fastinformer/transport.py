@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import logging
 import re
 import socket
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from ipaddress import ip_address, ip_network
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
@@ -33,8 +34,15 @@ import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import SSLError as Urllib3SSLError
+from urllib3.util.response import is_response_to_head
 
+from fastinformer._compat import core
 from fastinformer.errors import ApiError, FastInformerError, api_error
+
+if TYPE_CHECKING:
+    from fastinformer._core_py import LineReader
+else:
+    LineReader = core.LineReader
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -517,19 +525,98 @@ class Transport:
 
 
 def iter_lines(response: Response, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield the non-empty newline-terminated lines of a streamed body as they arrive.
+    """An iterator over the non-empty lines of a streamed body, as they arrive.
 
-    Reads each HTTP chunk as soon as it arrives (``read1`` for bodies that are not
-    chunked), splits it with ``bytes.split`` and carries the unterminated tail over; a line
-    spanning several chunks is joined once, so each byte is copied at most twice whatever
-    the chunking. Lines exclude the ``\\n``.
+    A chunked, unencoded urllib3 response that nothing has read yet (a watch) is read
+    straight from its connection in reads of up to ``chunk_size`` bytes by a
+    :class:`~fastinformer._py_lines.LineReader`, which removes the chunked framing and
+    splits lines in one pass; when its terminal chunk is read, the response is closed so
+    that ``release_conn()`` returns a reusable connection. Other bodies (gzip-encoded,
+    not chunked, partly read, test doubles with ``read1``) are read piece by piece through
+    urllib3 and split with ``bytes.split``. Either way a line spanning pieces is joined
+    once, so each byte is copied at most twice. Lines exclude the ``\\n``.
 
-    At EOF an unterminated last line is yielded as it is: if the connection dropped mid
-    object, the caller's decoder raises ``DecodeError`` on it, so a truncated stream is
-    reported, never silently dropped. Read failures raise :class:`TransportError`.
+    An unterminated last line is yielded as it is at the end of the body: if a body that
+    is not chunked was cut mid object, the caller's decoder raises ``DecodeError`` on it.
+    A chunked body cut before its terminal chunk, malformed framing and read failures
+    (including a socket shut down by :func:`shutdown_response`) raise
+    :class:`TransportError`, after every complete line.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
+    raw = _unread_chunked_body(response)
+    if raw is not None:
+        return _iter_framed_lines(response, raw, chunk_size)
+    return _iter_split_lines(response, chunk_size)
+
+
+def _unread_chunked_body(response: Response) -> http.client.HTTPResponse | None:
+    """The http.client response under ``response`` if its body can be read raw: chunked,
+    no content coding, HEAD excluded, nothing consumed yet through urllib3 or http.client
+    (so the connection sits at the first chunk-size line); otherwise None."""
+    if not isinstance(response, urllib3.HTTPResponse) or not response.chunked:
+        return None
+    if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
+    if (
+        response._fp_bytes_read
+        or response.chunk_left is not None
+        or len(response._decoded_buffer)
+        or getattr(response, "_uncached_read_occurred", False)
+    ):
+        return None
+    raw = response._fp
+    if (
+        not isinstance(raw, http.client.HTTPResponse)
+        or raw.fp is None
+        or not raw.chunked
+        or raw.chunk_left is not None
+        or is_response_to_head(raw)
+        or not hasattr(raw.fp, "read1")
+    ):
+        return None
+    return raw
+
+
+def _connection_read1(response: Response, fp: Any) -> Callable[[int], bytes]:
+    """``read1`` of the connection under ``response``: its buffered socket file ``fp``
+    until the file's buffer is empty, then the socket's ``recv`` directly (a system call
+    without the Python-level file layers), when the connection has a plain or TLS socket."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    read1: Callable[[int], bytes] = fp.read1
+    if not isinstance(sock, socket.socket):
+        return read1
+    recv: Callable[[int], bytes] = sock.recv
+
+    def buffered_then_recv(n: int) -> bytes:
+        nonlocal read1
+        data = read1(n)
+        if len(data) < n:  # fewer than asked: the file's buffer is empty from now on
+            read1 = recv
+        return data
+
+    return buffered_then_recv
+
+
+def _iter_framed_lines(
+    response: Response, raw: http.client.HTTPResponse, chunk_size: int
+) -> Iterator[bytes]:
+    """Lines of the chunked body of ``raw``, read straight from the connection."""
+    reader = LineReader(_connection_read1(response, raw.fp), True, chunk_size)
+    try:
+        yield from reader
+    except (OSError, ValueError, Urllib3HTTPError) as exc:
+        # OSError covers ssl errors and socket timeouts; ValueError covers a file closed
+        # under the reader and ChunkedEncodingError.
+        raise TransportError(
+            f"reading the response failed: {type(exc).__name__}: {exc}", type(exc).__name__
+        ) from None
+    if reader.complete:
+        raw.close()  # as urllib3 does after the last chunk: the connection is reusable
+
+
+def _iter_split_lines(response: Response, chunk_size: int) -> Iterator[bytes]:
+    """Lines of a body read through urllib3's ``read1`` (see :func:`_iter_chunks`)."""
     pending: list[bytes] = []
     try:
         for chunk in _iter_chunks(response, chunk_size):
@@ -554,16 +641,11 @@ def iter_lines(response: Response, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iter
 
 
 def _iter_chunks(response: Response, chunk_size: int) -> Iterator[bytes]:
-    """The body as it arrives: one piece per HTTP chunk (or per socket read)."""
-    if (
-        isinstance(response, urllib3.HTTPResponse)
-        and response.chunked
-        and response.supports_chunked_reads()
-    ):
-        for chunk in response.read_chunked(chunk_size):
-            if chunk:
-                yield chunk
-        return
+    """The body as it arrives, decoded: one piece per ``read1`` (at most one HTTP chunk).
+
+    urllib3's ``read1`` goes through http.client's own chunk state, so it is right even
+    after part of the body was read with ``read()``, and it undoes a content coding.
+    """
     while True:
         chunk = response.read1(chunk_size)
         if not chunk:

@@ -36,6 +36,7 @@ from fastinformer.transport import (
     Transport,
     TransportError,
     iter_lines,
+    shutdown_response,
 )
 from tests.fake_apiserver import (
     PKI,
@@ -648,3 +649,172 @@ def test_chunked_stream_cut_short_raises_transport_error(server: FakeAPIServer) 
 def test_chunk_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         list(iter_lines(cast(Response, _Pieces([])), chunk_size=0))
+
+
+# --- iter_lines over the raw connection (LineReader) ---------------------------------------
+
+
+class _ReaderSpy:
+    """Stands in for ``transport.LineReader``, recording each reader it creates."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.readers: list[Any] = []
+
+    def __call__(self, read1: Any, chunked: bool, chunk_size: int) -> Any:
+        reader = self.real(read1, chunked, chunk_size)
+        self.readers.append(reader)
+        return reader
+
+
+@pytest.fixture
+def reader_spy(monkeypatch: pytest.MonkeyPatch) -> _ReaderSpy:
+    import fastinformer.transport as transport_module
+
+    spy = _ReaderSpy(transport_module.LineReader)
+    monkeypatch.setattr(transport_module, "LineReader", spy)
+    return spy
+
+
+class _CannedServer:
+    """Answers every request on a connection with ``reply`` (raw bytes), keeping it open."""
+
+    def __init__(self, reply: bytes) -> None:
+        self._reply = reply
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            try:
+                while True:
+                    while b"\r\n\r\n" not in data:
+                        more = conn.recv(4096)
+                        if not more:
+                            return
+                        data += more
+                    data = data.split(b"\r\n\r\n", 1)[1]
+                    conn.sendall(self._reply)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _chunked_reply(body: bytes, headers: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + headers + b"\r\n" + body
+
+
+def test_chunked_watch_is_read_raw_by_the_line_reader(
+    server: FakeAPIServer, reader_spy: _ReaderSpy
+) -> None:
+    server.routes["/w"] = WatchReply.from_events([{"type": "ADDED", "n": i} for i in range(50)])
+    resp = Transport(config(server.url)).request("GET", "/w", stream=True)
+    lines = list(iter_lines(resp, chunk_size=100))
+    assert [json.loads(line)["n"] for line in lines] == list(range(50))
+    assert len(reader_spy.readers) == 1 and reader_spy.readers[0].complete
+
+
+def test_connection_is_reused_after_a_watch_that_ended_cleanly(
+    server: FakeAPIServer, reader_spy: _ReaderSpy
+) -> None:
+    server.routes["/w"] = WatchReply([b'{"a":1}\n', b'{"b":2}\n'])
+    server.routes["/version"] = Reply(200, {"gitVersion": "v1"})
+    transport = Transport(config(server.url))
+    resp = transport.request("GET", "/w", stream=True)
+    assert list(iter_lines(resp)) == [b'{"a":1}', b'{"b":2}']
+    resp.release_conn()
+    assert json.loads(transport.request("GET", "/version").data) == {"gitVersion": "v1"}
+    assert transport.pool.connection_from_url(server.url).num_connections == 1
+    assert len(reader_spy.readers) == 1
+
+
+def test_shutdown_wakes_a_reader_blocked_on_the_raw_connection(
+    server: FakeAPIServer, reader_spy: _ReaderSpy
+) -> None:
+    server.routes["/w"] = WatchReply([b'{"a":1}\n'], hold=True)
+    resp = Transport(config(server.url)).request("GET", "/w", stream=True)
+    got: list[bytes] = []
+    first = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def consume() -> None:
+        try:
+            for line in iter_lines(resp):
+                got.append(line)
+                first.set()
+            outcome.append(None)
+        except TransportError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    assert first.wait(10)
+    shutdown_response(resp)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert got == [b'{"a":1}']
+    assert len(outcome) == 1 and isinstance(outcome[0], TransportError)
+    assert len(reader_spy.readers) == 1
+
+
+def test_tls_watch_is_read_raw_and_its_connection_reused(
+    tls_server: FakeAPIServer, pki: PKI, reader_spy: _ReaderSpy
+) -> None:
+    tls_server.routes["/w"] = WatchReply([b"x" * 40_000 + b"\n", b'{"b"', b":2}\n"])
+    transport = Transport(config(tls_server.url, ssl_ca_cert=str(pki.ca_cert)))
+    resp = transport.request("GET", "/w", stream=True)
+    assert list(iter_lines(resp)) == [b"x" * 40_000, b'{"b":2}']
+    resp.release_conn()
+    assert transport.request("GET", "/version").status == 200
+    assert transport.pool.connection_from_url(tls_server.url).num_connections == 1
+    assert len(reader_spy.readers) == 1
+
+
+def test_malformed_chunk_framing_is_a_transport_error(reader_spy: _ReaderSpy) -> None:
+    canned = _CannedServer(_chunked_reply(b'8\r\n{"a":1}\n\r\nzz\r\n'))
+    try:
+        resp = Transport(config(canned.url)).request("GET", "/w", stream=True)
+        lines = []
+        with pytest.raises(TransportError, match="bad chunk size line") as info:
+            for line in iter_lines(resp):
+                lines.append(line)
+        assert lines == [b'{"a":1}']
+        assert info.value.cause == "ChunkedEncodingError"
+        assert len(reader_spy.readers) == 1
+    finally:
+        canned.close()
+
+
+def test_gzip_encoded_chunked_body_is_decoded_by_urllib3(reader_spy: _ReaderSpy) -> None:
+    packed = gzip.compress(b'{"a":1}\n{"b":2}\n')
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(packed), packed)
+    canned = _CannedServer(_chunked_reply(body, b"Content-Encoding: gzip\r\n"))
+    try:
+        resp = Transport(config(canned.url)).request("GET", "/w", stream=True)
+        assert list(iter_lines(resp)) == [b'{"a":1}', b'{"b":2}']
+        assert reader_spy.readers == []
+    finally:
+        canned.close()
+
+
+def test_partly_read_chunked_body_goes_on_through_urllib3(
+    server: FakeAPIServer, reader_spy: _ReaderSpy
+) -> None:
+    server.routes["/w"] = WatchReply([b'{"a":1}\n{"b":2}\n', b'{"c":3}\n'])
+    resp = Transport(config(server.url)).request("GET", "/w", stream=True)
+    assert resp.read(8) == b'{"a":1}\n'
+    assert list(iter_lines(resp)) == [b'{"b":2}', b'{"c":3}']
+    assert reader_spy.readers == []
