@@ -10,6 +10,7 @@ from fastinformer import (
     _py_fifo,
     _py_keys,
     _py_lines,
+    _py_notify,
     _py_queue,
     _py_ratelimit,
     _py_store,
@@ -17,6 +18,7 @@ from fastinformer import (
 from fastinformer._py_fifo import *  # noqa: F403
 from fastinformer._py_keys import *  # noqa: F403
 from fastinformer._py_lines import *  # noqa: F403
+from fastinformer._py_notify import *  # noqa: F403
 from fastinformer._py_queue import *  # noqa: F403
 from fastinformer._py_ratelimit import *  # noqa: F403
 from fastinformer._py_store import *  # noqa: F403
@@ -28,4 +30,5 @@ __all__ = [
     *_py_ratelimit.__all__,
     *_py_queue.__all__,
     *_py_lines.__all__,
+    *_py_notify.__all__,
 ]

@@ -11,16 +11,16 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fastinformer.clock import REAL_CLOCK, Clock
 from fastinformer.decode import freeze_gc, gc_paused
-from fastinformer.delta_fifo import DeltaFIFO, DeltaType
+from fastinformer.delta_fifo import DeltaFIFO
 from fastinformer.errors import FIFOClosedError
 from fastinformer.keys import DeletedFinalStateUnknown, meta_namespace_key
-from fastinformer.protocol import ListerWatcher, resource_version_of
+from fastinformer.notify import NOTE_ADD, DeltaDistributor, NotificationBuffer
+from fastinformer.protocol import ListerWatcher
 from fastinformer.reflector import Reflector
 from fastinformer.store import Indexer, IndexFunc
 
@@ -28,10 +28,6 @@ log = logging.getLogger("fastinformer.informer")
 
 Transform = Callable[[Any], Any]
 KeyFunc = Callable[[Any], str]
-
-_ADD = 0
-_UPDATE = 1
-_DELETE = 2
 
 
 class ResourceEventHandler(Protocol):
@@ -58,93 +54,24 @@ def _accepts_two_args(fn: Callable[..., Any]) -> bool:
     return positional >= 2
 
 
-class _Note:
-    """One pending notification for one key (mutable while buffered)."""
-
-    __slots__ = ("initial", "kind", "new", "old")
-
-    def __init__(self, kind: int, old: Any, new: Any, initial: bool) -> None:
-        self.kind = kind
-        self.old = old
-        self.new = new
-        self.initial = initial
-
-
 class _Listener:
-    """One handler's buffer and thread.
-
-    Buffer rule (per key, at most two pending notes): add+update -> add(newest);
-    update+update -> update(first old, newest); add+delete -> nothing; update+delete ->
-    delete(final state); delete+add stays two notes. ``_lock`` guards the buffer and the
-    flags; the thread sleeps on ``_wake``, which is released once per sleep.
-    """
+    """One handler's buffer (:class:`NotificationBuffer`: at most two pending notes
+    per key, see its merge rule) and the thread that delivers from it."""
 
     def __init__(
         self,
-        informer: SharedIndexInformer,
         on_add: Callable[..., Any] | None,
         on_update: Callable[[Any, Any], Any] | None,
         on_delete: Callable[[Any], Any] | None,
         name: str,
     ) -> None:
-        self._informer = informer
         self._on_add = on_add
         self._add_with_flag = on_add is not None and _accepts_two_args(on_add)
         self._on_update = on_update
         self._on_delete = on_delete
         self.name = name
-        self._lock = threading.Lock()
-        # Released once per wait of the thread (by enqueue or stop): a bare lock, cheaper
-        # than a Condition on this path taken up to twice per event.
-        self._wake = threading.Lock()
-        self._wake.acquire()
-        self._pending: OrderedDict[str, list[_Note]] = OrderedDict()
-        self._initial_pending = 0
-        self._primed = False
-        self._stopped = False
-        self._busy = False
-        self._waiting = False  # the thread is (about to be) blocked on _wake
+        self.buffer = NotificationBuffer()
         self._thread: threading.Thread | None = None
-
-    # -- producer side (informer's distribution lock held) --
-
-    def enqueue(self, key: str, kind: int, old: Any, new: Any, initial: bool) -> None:
-        """Buffer one notification, merging it with what is pending for ``key``."""
-        with self._lock:
-            notes = self._pending.get(key)
-            if notes is None:
-                self._pending[key] = [_Note(kind, old, new, initial)]
-                if initial:
-                    self._initial_pending += 1
-                if self._waiting:  # else the thread is busy and will look again
-                    self._waiting = False
-                    self._wake.release()
-                return
-            last = notes[-1]
-            if kind == _UPDATE and last.kind in (_ADD, _UPDATE):
-                last.new = new
-            elif kind == _DELETE and last.kind == _ADD:
-                notes.pop()
-                if last.initial:
-                    self._initial_pending -= 1
-                if not notes:
-                    del self._pending[key]
-            elif kind == _DELETE and last.kind == _UPDATE:
-                last.kind = _DELETE
-                last.old = None
-                last.new = new
-            else:
-                notes.append(_Note(kind, old, new, initial))
-                if initial:
-                    self._initial_pending += 1
-            # ``key`` was already pending, so the thread is not waiting: no wake-up.
-
-    def prime(self) -> None:
-        """Mark that every initial-list notification for this handler has been queued."""
-        with self._lock:
-            self._primed = True
-
-    # -- consumer side --
 
     def start(self) -> None:
         """Start the handler's thread (idempotent)."""
@@ -156,83 +83,18 @@ class _Listener:
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Drop pending notifications and end the thread (after the current call returns)."""
-        with self._lock:
-            self._stopped = True
-            self._pending.clear()
-            self._initial_pending = 0
-            if self._waiting:
-                self._waiting = False
-                self._wake.release()
+        self.buffer.stop()
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
 
-    def synced(self) -> bool:
-        """Every initial-list notification has been handed to the handler."""
-        with self._lock:
-            return self._primed and self._initial_pending == 0
-
-    def pending(self) -> int:
-        """Number of keys with pending notifications."""
-        with self._lock:
-            return len(self._pending)
-
-    def idle(self) -> bool:
-        """Nothing pending and no handler call in progress."""
-        with self._lock:
-            return not self._pending and not self._busy
-
     def _run(self) -> None:
-        """Deliver notes one at a time, oldest key first. One lock round trip per note:
-        the previous note is accounted for in the same critical section that takes the
-        next one."""
-        pending = self._pending
-        done: _Note | None = None
-        while True:
-            note: _Note | None = None
-            with self._lock:
-                if done is not None:
-                    self._busy = False
-                    if done.initial and not self._stopped:
-                        self._initial_pending -= 1
-                    done = None
-                if self._stopped:
-                    return
-                if pending:
-                    key, notes = pending.popitem(last=False)
-                    note = notes.pop(0)
-                    if notes:
-                        pending[key] = notes
-                        pending.move_to_end(key, last=False)
-                    self._busy = True
-                else:
-                    self._waiting = True
-            if note is None:
-                self._wake.acquire()  # released once by enqueue() or stop()
-                continue
-            try:
-                self._call(note)
-            except BaseException:
-                with self._lock:
-                    self._busy = False
-                raise
-            done = note
+        self.buffer.run(
+            self._on_add, self._add_with_flag, self._on_update, self._on_delete, self._failed
+        )
 
-    def _call(self, note: _Note) -> None:
-        try:
-            if note.kind == _ADD:
-                if self._on_add is not None:
-                    if self._add_with_flag:
-                        self._on_add(note.new, note.initial)
-                    else:
-                        self._on_add(note.new)
-            elif note.kind == _UPDATE:
-                if self._on_update is not None:
-                    self._on_update(note.old, note.new)
-            elif self._on_delete is not None:
-                self._on_delete(note.new)
-        except Exception:
-            log.exception("event handler %s raised; the event is dropped for it", self.name)
+    def _failed(self) -> None:
+        log.exception("event handler %s raised; the event is dropped for it", self.name)
 
 
 class HandlerRegistration:
@@ -244,15 +106,15 @@ class HandlerRegistration:
 
     def has_synced(self) -> bool:
         """The informer has synced and this handler has seen every object of the initial list."""
-        return self._informer.has_synced() and self._listener.synced()
+        return self._informer.has_synced() and bool(self._listener.buffer.synced())
 
     def pending(self) -> int:
         """Keys with notifications not yet delivered to this handler."""
-        return self._listener.pending()
+        return int(self._listener.buffer.pending())
 
     def idle(self) -> bool:
         """No notification pending and no handler call in progress."""
-        return self._listener.idle()
+        return bool(self._listener.buffer.idle())
 
     def remove(self) -> None:
         """Same as ``informer.remove_event_handler(self)``."""
@@ -336,12 +198,13 @@ class SharedIndexInformer:
         )
         self._dist_lock = threading.RLock()
         self._listeners: dict[HandlerRegistration, _Listener] = {}
+        # The process step; its buffers are the listeners' (replaced under _dist_lock).
+        self._distribute = DeltaDistributor(self._indexer, key_func, self._dist_lock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
         self._clock = clock
         self._gc_freeze = gc_freeze
-        self._freeze_due = False  # a full list is being applied (process thread only)
 
     # -- handlers --
 
@@ -371,20 +234,23 @@ class SharedIndexInformer:
                 raise TypeError(f"handler callbacks must be callable, got {fn!r}")
         with self._dist_lock:
             label = name or f"{self.name}-{len(self._listeners)}"
-            listener = _Listener(self, on_add, on_update, on_delete, label)
+            listener = _Listener(on_add, on_update, on_delete, label)
             reg = HandlerRegistration(self, listener)
             if self._started:
+                put = listener.buffer.put
                 for obj in self._indexer.list():
-                    listener.enqueue(self._key_func(obj), _ADD, None, obj, True)
-                listener.prime()
+                    put(self._key_func(obj), NOTE_ADD, None, obj, True)
+                listener.buffer.prime()
                 listener.start()
             self._listeners[reg] = listener
+            self._distribute.buffers = tuple(lst.buffer for lst in self._listeners.values())
         return reg
 
     def remove_event_handler(self, registration: HandlerRegistration) -> None:
         """Stop delivering to a handler; pending notifications are dropped. Idempotent."""
         with self._dist_lock:
             listener = self._listeners.pop(registration, None)
+            self._distribute.buffers = tuple(lst.buffer for lst in self._listeners.values())
         if listener is not None:
             listener.stop()
 
@@ -426,7 +292,7 @@ class SharedIndexInformer:
                 return
             self._started = True
             for listener in self._listeners.values():
-                listener.prime()
+                listener.buffer.prime()
                 listener.start()
         for target, suffix in ((self._run_reflector, "reflector"), (self._process, "process")):
             t = threading.Thread(target=target, name=f"fastinformer-{self.name}-{suffix}")
@@ -481,50 +347,22 @@ class SharedIndexInformer:
             log.exception("reflector %s crashed", self.name)
 
     def _process(self) -> None:
+        """Pop deltas and apply them (see :class:`DeltaDistributor`) until closed; once the
+        deltas of a full list have all been applied, freeze the GC (``gc_freeze``)."""
         fifo = self._fifo
         pop = fifo.pop
-        handle = self._handle_deltas
+        distribute = self._distribute
         while not self._stop.is_set():
             try:
-                pop(handle)
+                pop(distribute)
             except FIFOClosedError:
                 return
             except Exception:
                 log.exception("informer %s failed to process deltas", self.name)
-            if self._freeze_due and not len(fifo):
-                self._freeze_due = False
-                freeze_gc()
-
-    def _handle_deltas(self, deltas: list[Any], is_in_initial_list: bool) -> None:
-        """Apply deltas to the cache and fan them out. Runs with the FIFO lock held."""
-        indexer = self._indexer
-        key_func = self._key_func
-        if self._gc_freeze and (is_in_initial_list or deltas[-1].type == DeltaType.REPLACED):
-            self._freeze_due = True
-        with self._dist_lock:
-            listeners = list(self._listeners.values())
-            for d in deltas:
-                obj = d.object
-                dtype = d.type
-                key = key_func(obj)
-                if dtype == DeltaType.DELETED:
-                    indexer.delete(obj)
-                    for lst in listeners:
-                        lst.enqueue(key, _DELETE, None, obj, False)
-                    continue
-                old = indexer.get_by_key(key)
-                if old is None:
-                    indexer.add(obj)
-                    for lst in listeners:
-                        lst.enqueue(key, _ADD, None, obj, is_in_initial_list)
-                    continue
-                indexer.update(obj)
-                if dtype == DeltaType.REPLACED:
-                    rv = resource_version_of(obj)
-                    if rv and rv == resource_version_of(old):
-                        continue  # relisted but unchanged: not an update
-                for lst in listeners:
-                    lst.enqueue(key, _UPDATE, old, obj, False)
+            if distribute.full_list_applied and not len(fifo):
+                distribute.full_list_applied = False
+                if self._gc_freeze:
+                    freeze_gc()
 
 
 def unwrap_tombstone(obj: Any) -> Any:
