@@ -24,12 +24,26 @@ runs with the cyclic GC paused (:func:`gc_paused`), and what it allocated is the
 the oldest generation untraversed: collections triggered by the thousands of containers a
 large list allocates would otherwise make it several times slower. Decoders are
 stateless and may be shared between threads.
+
+Unchanged parts are not decoded twice (typed mode, no ``transform``):
+:meth:`ObjectDecoder.decode_event_reusing` keeps, in a memo the caller owns (one per
+watch, see :class:`fastinformer.listwatch.ListWatch`), the last decoded value of each
+large top-level field of each object (a pod's ``spec`` and ``status``, a ConfigMap's
+``data``) with a hash of its JSON bytes. A watch event whose field has the same bytes as
+the previous version's gets the previous decoded value (the same object) instead of a
+new one. A status update then decodes the metadata and the status only, and frees only
+them when the old version goes. Equality is judged by Python's 64-bit keyed hash of the
+bytes (SipHash, randomised per process), so a changed field is taken for unchanged with
+a probability of 2**-64 per field and event. Handlers must not mutate cached objects in
+any case; with reuse, a mutation of an unchanged field would also show in the next
+version.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, Union
@@ -208,12 +222,71 @@ def _error(what: str, exc: Exception, data: bytes | bytearray | memoryview) -> D
     return DecodeError(f"{what}: {exc}; input starts {sample[:80]!r}", sample)
 
 
+def _reusable_fields(model: type[Any]) -> tuple[Any, ...]:
+    """The top-level fields of ``model`` worth reusing when unchanged: structs, lists and
+    dicts, except ``metadata`` (it changes with every version)."""
+    out = []
+    for info in msgspec.structs.fields(model):
+        if info.name == "metadata":
+            continue
+        kinds = [t for t in typing.get_args(info.type) or (info.type,) if t is not type(None)]
+        if len(kinds) != 1:
+            continue
+        kind = typing.get_origin(kinds[0]) or kinds[0]
+        if kind in (list, dict) or (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+            out.append(info)
+    return tuple(out[: core.REUSE_MAX_FIELDS])
+
+
+class _Reuse:
+    """What :meth:`ObjectDecoder.decode_event_reusing` needs for one model: the shell
+    struct (reusable fields left as raw JSON), its event envelope, and one decoder per
+    reusable field."""
+
+    def __init__(self, model: type[Any], reusable: tuple[Any, ...]) -> None:
+        names = {info.name for info in reusable}
+        fields: list[tuple[str, Any, Any]] = []
+        for info in msgspec.structs.fields(model):
+            if info.name in names:
+                fields.append(
+                    (info.name, msgspec.Raw, msgspec.field(default=_NO_RAW, name=info.encode_name))
+                )
+            else:
+                default = info.default if info.default is not msgspec.NODEFAULT else None
+                fields.append(
+                    (info.name, info.type, msgspec.field(default=default, name=info.encode_name))
+                )
+        shell = msgspec.defstruct(f"{model.__name__}Shell", fields, kw_only=True, gc=False)
+        envelope = msgspec.defstruct(
+            f"{model.__name__}ShellEvent", [("type", str), ("object", shell)], gc=False
+        )
+        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(envelope)
+        self.reusable = tuple(info.name for info in reusable)
+        self.reuser = core.FieldReuser(
+            model,
+            tuple(info.name for info in msgspec.structs.fields(model)),
+            self.reusable,
+            tuple(msgspec.json.Decoder(info.type) for info in reusable),
+            _NO_RAW,
+        )
+
+
+_NO_RAW = msgspec.Raw()
+_REUSED_EVENTS = frozenset({ADDED, MODIFIED, DELETED})
+
+SubtreeMemo = dict[Any, tuple[tuple[int, ...], tuple[Any, ...]]]
+"""Per object (by uid, else ``(namespace, name)``): the hashes and decoded values of its
+reusable fields in the last version seen (see :meth:`ObjectDecoder.decode_event_reusing`)."""
+
+
 class ObjectDecoder:
     """Decodes list bodies and watch lines of one kind (implements ``Decoder``).
 
     Attributes: ``api_version`` and ``kind`` (``""`` when unknown), the effective
     ``mode``, ``model`` (the struct decoded in typed mode, else ``None``),
-    ``keep_managed_fields`` and ``transform``.
+    ``keep_managed_fields``, ``transform`` and ``reusable_fields`` (the top-level
+    fields :meth:`decode_event_reusing` can reuse; empty in dict mode or with a
+    ``transform``).
     """
 
     def __init__(
@@ -236,6 +309,9 @@ class ObjectDecoder:
         union, self._event_tags = _event_types(obj_type)
         self._event_decoder = msgspec.json.Decoder(union)
         self._name = kind or "object"
+        reusable = _reusable_fields(model) if model is not None and transform is None else ()
+        self._reuse = _Reuse(model, reusable) if model is not None and reusable else None
+        self.reusable_fields: tuple[str, ...] = self._reuse.reusable if self._reuse else ()
 
     def __repr__(self) -> str:
         gv = f"{self.api_version}/" if self.api_version else ""
@@ -314,6 +390,40 @@ class ObjectDecoder:
             _untrack_tree(obj)
         if self.transform is not None:
             obj = self.transform(obj)
+        return WatchEvent(etype, obj, rv if rv.__class__ is str else "")
+
+
+    def decode_event_reusing(self, line: bytes, memo: SubtreeMemo) -> WatchEvent:
+        """:meth:`decode_event`, reusing unchanged fields of the object's previous version.
+
+        ``memo`` belongs to the caller (one watch at a time; start it empty, clear it
+        when the objects may have changed unseen, as after a relist): for ADDED and
+        MODIFIED events it records the object's reusable fields, for DELETED it forgets
+        the object. Each reusable field whose JSON bytes hash as in the memo gets the
+        memo's value (the very object); the others are decoded. The result equals what
+        :meth:`decode_event` returns. Other event types, and lines the fast path cannot
+        read, go through :meth:`decode_event`.
+        """
+        reuse = self._reuse
+        if reuse is None:
+            return self.decode_event(line)
+        try:
+            envelope = reuse.decoder.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return self.decode_event(line)  # reports the error, or handles e.g. ERROR
+        etype = envelope.type
+        if etype not in _REUSED_EVENTS:
+            return self.decode_event(line)
+        shell = envelope.object
+        md = shell.metadata
+        if md is None:
+            return self.decode_event(line)
+        ident: Any = md.uid or (md.namespace, md.name)
+        try:
+            obj = reuse.reuser.build(shell, ident, memo, etype == DELETED)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return self.decode_event(line)  # reports the error with its context
+        rv = md.resource_version
         return WatchEvent(etype, obj, rv if rv.__class__ is str else "")
 
 

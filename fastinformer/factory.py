@@ -119,6 +119,7 @@ class SharedInformerFactory:
             namespace=self.namespace if res.namespaced else None,
             tweak_list_options=self._tweak,
             decoder=decoder,
+            reuse_unchanged=self._transform is None,  # a transform may mutate in place
         )
         return SharedIndexInformer(
             lw,

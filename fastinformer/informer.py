@@ -149,7 +149,10 @@ class SharedIndexInformer:
     """Lists and watches one resource into an indexed cache and notifies many handlers.
 
     ``transform(obj) -> obj`` runs before an object enters the FIFO (drop fields you do
-    not need to save memory). ``resync_period`` > 0 re-delivers every cached object as
+    not need to save memory). A transform that mutates objects in place must be
+    idempotent, or the ListWatch built with ``reuse_unchanged=False`` (it may hand the
+    same unchanged ``spec`` to two versions; :class:`SharedInformerFactory` turns reuse
+    off whenever a transform is set). ``resync_period`` > 0 re-delivers every cached object as
     ``on_update(obj, obj)`` on that period, without any API call. The cyclic GC is
     paused around every full relist (``reflector_options={"gc_pause": None}`` turns
     that off). Thread-safe.

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from fastinformer.decode import decoder_for
+from fastinformer.decode import ObjectDecoder, SubtreeMemo, decoder_for
 from fastinformer.errors import DecodeError
 from fastinformer.protocol import Decoder, ListOptions, ListResult, WatchEvent
 from fastinformer.resources import Resource, resource_for
@@ -55,10 +55,15 @@ class HTTPWatchStream:
     """
 
     def __init__(
-        self, response: Response, decoder: Decoder, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        response: Response,
+        decoder: Decoder,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        memo: SubtreeMemo | None = None,
     ) -> None:
         self._response = response
         self._decoder = decoder
+        self._memo = memo
         self._chunk_size = chunk_size
         self._lock = threading.Lock()  # guards the three flags below
         self._closed = False
@@ -76,6 +81,13 @@ class HTTPWatchStream:
                 return
             self._reading = True
         decode = self._decoder.decode_event
+        memo = self._memo
+        if memo is not None and isinstance(self._decoder, ObjectDecoder):
+            reusing = self._decoder.decode_event_reusing
+
+            def decode(line: bytes) -> WatchEvent:
+                return reusing(line, memo)
+
         ended_cleanly = False
         try:
             for line in iter_lines(self._response, self._chunk_size):
@@ -131,6 +143,13 @@ class ListWatch:
     asks the server for ``PartialObjectMetadata`` objects. ``decoder`` defaults to
     :func:`fastinformer.decode.decoder_for` of the resource (typed structs; dicts for
     kinds without a generated model), or of ``PartialObjectMetadata`` when metadata-only.
+
+    ``reuse_unchanged`` (typed decoders without a transform): watch events reuse the
+    previous version's decoded ``spec``/``status`` (and other large top-level fields)
+    when their JSON bytes are unchanged (see :meth:`ObjectDecoder.decode_event_reusing`);
+    the memo this needs lives here, holds references to fields the cache already holds,
+    and is emptied by every list and every streaming list. Set it to False when an
+    informer ``transform`` mutates objects in place in a way that is not idempotent.
     """
 
     def __init__(
@@ -145,6 +164,7 @@ class ListWatch:
         decoder: Decoder | None = None,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        reuse_unchanged: bool = True,
     ) -> None:
         self.transport = transport
         self.resource = resource_for(resource)
@@ -158,6 +178,8 @@ class ListWatch:
         )
         self._tweak = tweak_list_options
         self._chunk_size = chunk_size
+        self.reuse_unchanged = reuse_unchanged
+        self._memo: SubtreeMemo = {}
         self._list_headers = {"Accept": METADATA_LIST_ACCEPT} if metadata_only else None
         self._watch_headers = {"Accept": METADATA_WATCH_ACCEPT} if metadata_only else None
 
@@ -194,6 +216,7 @@ class ListWatch:
     def list(self, options: ListOptions) -> ListResult:
         """One LIST page; raises ``ApiError`` subclasses, ``TransportError``, ``DecodeError``."""
         query = self.options(options).to_query()
+        self._memo.clear()
         resp = self.transport.request("GET", self.path, query, headers=self._list_headers)
         items, meta = self.decoder.decode_list(resp.data)
         return ListResult(
@@ -212,10 +235,13 @@ class ListWatch:
         timeout = None
         if opts.timeout_seconds is not None:
             timeout = opts.timeout_seconds + _WATCH_READ_GRACE
+        if opts.send_initial_events:
+            self._memo.clear()  # a streaming list: everything is sent again
         resp = self.transport.request(
             "GET", self.path, query, headers=self._watch_headers, stream=True, timeout=timeout
         )
-        return HTTPWatchStream(resp, self.decoder, self._chunk_size)
+        memo = self._memo if self.reuse_unchanged else None
+        return HTTPWatchStream(resp, self.decoder, self._chunk_size, memo)
 
 
 def _default_decoder(resource: Resource, metadata_only: bool) -> Decoder:

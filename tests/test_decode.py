@@ -488,3 +488,120 @@ def test_a_promoting_pause_thaws_what_freeze_gc_froze(gc_enabled: None) -> None:
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+# --- reusing unchanged fields ---------------------------------------------------------------
+
+
+def _pod_event(etype: str, name: str, rv: int, **changes: Any) -> bytes:
+    """A watch line for a realistic pod; ``changes`` override top-level fields."""
+    base = recording("23-list-pods-field-selector-nodename-limit3.json")["body"]["items"][0]
+    pod = copy.deepcopy(base)
+    pod["metadata"]["name"] = name
+    pod["metadata"]["uid"] = f"uid-{name}"
+    pod["metadata"]["resourceVersion"] = str(rv)
+    pod.update(changes)
+    return json.dumps({"type": etype, "object": pod}, separators=(",", ":")).encode()
+
+
+def test_pod_decoder_reuses_spec_and_status_and_dict_mode_nothing() -> None:
+    assert decoder_for("v1/Pod").reusable_fields == ("spec", "status")
+    assert decoder_for("v1/ConfigMap").reusable_fields == ("binary_data", "data")
+    assert decoder_for("v1/Pod", mode="dict").reusable_fields == ()
+    assert decoder_for("v1/Pod", transform=lambda o: o).reusable_fields == ()
+
+
+def test_reusing_decode_equals_the_plain_decode() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    for rv, etype in enumerate(["ADDED", "MODIFIED", "MODIFIED", "DELETED"]):
+        line = _pod_event(etype, "p", rv)
+        assert dec.decode_event_reusing(line, memo) == dec.decode_event(line)
+
+
+def test_an_unchanged_field_is_the_previous_versions_object() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    second = dec.decode_event_reusing(_pod_event("MODIFIED", "p", 2), memo).object
+    assert second.metadata.resource_version == "2"
+    assert second.spec is first.spec
+    assert second.status is first.status
+    assert second.metadata is not first.metadata
+
+
+def test_a_changed_field_is_decoded_again_and_the_rest_reused() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    status = msgspec.to_builtins(first.status)
+    status["phase"] = "Failed"
+    line = _pod_event("MODIFIED", "p", 2, status=json.loads(json.dumps(status)))
+    line = line.replace(b'"podIP"', b'"podIP"')  # same keys, one value changed
+    second = dec.decode_event_reusing(line, memo).object
+    assert second.status.phase == "Failed"
+    assert second.status is not first.status
+    assert second.spec is first.spec
+    assert second == dec.decode_event(line).object
+
+
+def test_one_byte_of_difference_is_enough_to_decode_again() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    image = first.spec.containers[0].image
+    line = _pod_event("MODIFIED", "p", 2).replace(image.encode(), (image[:-1] + "X").encode())
+    second = dec.decode_event_reusing(line, memo).object
+    assert second.spec is not first.spec
+    assert second.spec.containers[0].image == image[:-1] + "X"
+
+
+def test_objects_are_told_apart_by_uid_or_namespace_and_name() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    a = dec.decode_event_reusing(_pod_event("ADDED", "a", 1), memo).object
+    b = dec.decode_event_reusing(_pod_event("ADDED", "b", 2), memo).object
+    assert set(memo) == {"uid-a", "uid-b"}
+    assert b.spec is not a.spec
+    no_uid = _pod_event("ADDED", "c", 3).replace(b'"uid":"uid-c",', b"")
+    c = dec.decode_event_reusing(no_uid, memo).object
+    assert c.metadata.uid is None
+    assert (c.metadata.namespace, "c") in memo
+
+
+def test_a_delete_forgets_the_object() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo)
+    assert len(memo) == 1
+    deleted = dec.decode_event_reusing(_pod_event("DELETED", "p", 2), memo)
+    assert deleted.type == "DELETED"
+    assert memo == {}
+
+
+def test_bookmark_error_and_malformed_lines_take_the_plain_path() -> None:
+    dec = decoder_for("v1/Pod")
+    memo: dict[Any, Any] = {}
+    bookmark = b'{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":' \
+        b'{"resourceVersion":"9","annotations":{"k8s.io/initial-events-end":"true"}}}}'
+    event = dec.decode_event_reusing(bookmark, memo)
+    assert event.type == "BOOKMARK"
+    assert event.initial_events_end
+    error = b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},' \
+        b'"status":"Failure","message":"too old","reason":"Expired","code":410}}'
+    assert dec.decode_event_reusing(error, memo).object["code"] == 410
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(_pod_event("MODIFIED", "p", 1)[:-40], memo)
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(b'{"type":"MOVED","object":{"metadata":{"name":"x"}}}', memo)
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(_pod_event("MODIFIED", "p", 1, spec={"containers": 3}), memo)
+    assert memo == {}
+
+
+def test_a_decoder_without_reusable_fields_decodes_plainly() -> None:
+    dec = decoder_for("v1/Pod", mode="dict")
+    memo: dict[Any, Any] = {}
+    line = _pod_event("MODIFIED", "p", 1)
+    assert dec.decode_event_reusing(line, memo) == dec.decode_event(line)
+    assert memo == {}

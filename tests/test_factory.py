@@ -99,6 +99,17 @@ def test_dict_mode_and_transform_apply_to_every_informer(sim: Simulator) -> None
         f.shutdown()
 
 
+def test_reuse_of_unchanged_fields_is_off_when_a_transform_is_set(sim: Simulator) -> None:
+    plain = SharedInformerFactory(sim.kube_configuration())
+    transformed = SharedInformerFactory(sim.kube_configuration(), transform=lambda o: o)
+    try:
+        assert plain.pods().reflector._lw.reuse_unchanged is True
+        assert transformed.pods().reflector._lw.reuse_unchanged is False
+    finally:
+        plain.shutdown()
+        transformed.shutdown()
+
+
 def test_custom_resources_are_cached_as_dicts(sim: Simulator) -> None:
     sim.register("example.com", "v1", "widgets", "Widget", namespaced=True)
     res = Resource("example.com", "v1", "widgets", "Widget", True)

@@ -450,3 +450,74 @@ def test_pages_and_watch_against_the_simulator_over_tls_with_a_token() -> None:
         reader.join(5)
         assert not reader.is_alive()
         assert [(e.type, e.object.metadata.name) for e in seen] == [("ADDED", "new-pod")]
+
+
+# --- reusing unchanged fields across watch events -------------------------------------------
+
+
+def _cm_events(count: int, data: dict[str, str]) -> list[dict[str, Any]]:
+    """``count`` MODIFIED events of one ConfigMap: new resourceVersion, same ``data``."""
+    return [
+        {"type": "MODIFIED", "object": {
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": "cm", "namespace": "rec", "uid": "u1",
+                         "resourceVersion": str(10 + i)},
+            "data": data}}
+        for i in range(count)
+    ]
+
+
+def only_object(lw: ListWatch, options: ListOptions) -> Any:
+    """The object of the one event a watch sends (the stream is read to its end)."""
+    (event,) = list(lw.watch(options))
+    return event.object
+
+
+def typed_configmaps(transport: Transport, **kwargs: Any) -> ListWatch:
+    return ListWatch(transport, "configmaps", namespace="rec", **kwargs)
+
+
+def test_watch_events_of_one_object_share_its_unchanged_fields(
+    server: FakeAPIServer, transport: Transport
+) -> None:
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(3, {"k": "v"}))
+    events = list(typed_configmaps(transport).watch(ListOptions(resource_version="1")))
+    assert [e.object.metadata.resource_version for e in events] == ["10", "11", "12"]
+    assert events[0].object.data == {"k": "v"}
+    assert events[1].object.data is events[0].object.data
+    assert events[2].object.data is events[0].object.data
+
+
+def test_reuse_can_be_turned_off(server: FakeAPIServer, transport: Transport) -> None:
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(2, {"k": "v"}))
+    lw = typed_configmaps(transport, reuse_unchanged=False)
+    events = list(lw.watch(ListOptions(resource_version="1")))
+    assert events[1].object.data == events[0].object.data
+    assert events[1].object.data is not events[0].object.data
+
+
+def test_the_memo_lasts_across_watches_and_a_list_empties_it(
+    server: FakeAPIServer, transport: Transport
+) -> None:
+    lw = typed_configmaps(transport)
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(1, {"k": "v"}))
+    first = only_object(lw, ListOptions(resource_version="1"))
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(1, {"k": "v"}))
+    again = only_object(lw, ListOptions(resource_version="10"))
+    assert again.data is first.data
+    server.routes[CM_PATH] = Reply(200, {"kind": "ConfigMapList", "apiVersion": "v1",
+                                         "metadata": {"resourceVersion": "20"}, "items": []})
+    lw.list(ListOptions())
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(1, {"k": "v"}))
+    after = only_object(lw, ListOptions(resource_version="20"))
+    assert after.data == first.data
+    assert after.data is not first.data
+
+
+def test_a_streaming_list_empties_the_memo(server: FakeAPIServer, transport: Transport) -> None:
+    lw = typed_configmaps(transport)
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(1, {"k": "v"}))
+    first = only_object(lw, ListOptions(resource_version="1"))
+    server.routes[CM_PATH] = WatchReply.from_events(_cm_events(1, {"k": "v"}))
+    streamed = list(lw.watch(ListOptions(send_initial_events=True, resource_version="")))
+    assert streamed[0].object.data is not first.data

@@ -1,0 +1,110 @@
+"""FieldReuser (compiled core and pure twin): unchanged fields come from the memo."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+
+
+class Spec(msgspec.Struct):
+    replicas: int = 0
+    image: str = ""
+
+
+class Thing(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    spec: Spec | None = None
+    data: dict[str, str] | None = None
+
+
+MISSING = msgspec.Raw()
+
+
+class Shell(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    spec: msgspec.Raw = MISSING
+    data: msgspec.Raw = MISSING
+
+
+SHELL = msgspec.json.Decoder(Shell)
+
+
+def reuser(core: ModuleType) -> Any:
+    return core.FieldReuser(
+        Thing, ("name", "spec", "data"), ("spec", "data"),
+        (msgspec.json.Decoder(Spec | None), msgspec.json.Decoder(dict[str, str] | None)),
+        MISSING,
+    )
+
+
+def build(r: Any, memo: dict[Any, Any], body: bytes, forget: bool = False) -> Thing:
+    shell = SHELL.decode(body)
+    obj: Thing = r.build(shell, shell.name, memo, forget)
+    return obj
+
+
+def test_the_built_object_equals_a_plain_decode(core: ModuleType) -> None:
+    body = b'{"name":"a","spec":{"replicas":3,"image":"x"},"data":{"k":"v"}}'
+    assert build(reuser(core), {}, body) == msgspec.json.decode(body, type=Thing)
+
+
+def test_fields_with_the_same_bytes_are_the_previous_objects(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    first = build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"v"}}')
+    second = build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"w"}}')
+    assert second.spec is first.spec
+    assert second.data is not first.data
+    assert second.data == {"k": "w"}
+    third = build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"w"}}')
+    assert third.data is second.data
+
+
+def test_the_same_value_in_other_bytes_is_decoded_again(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    first = build(r, memo, b'{"name":"a","spec":{"replicas":3}}')
+    second = build(r, memo, b'{"name":"a","spec":{ "replicas":3}}')
+    assert second.spec == first.spec
+    assert second.spec is not first.spec
+
+
+def test_objects_with_other_identities_never_share(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    a = build(r, memo, b'{"name":"a","spec":{"replicas":1}}')
+    b = build(r, memo, b'{"name":"b","spec":{"replicas":1}}')
+    assert a.spec == b.spec
+    assert a.spec is not b.spec
+    assert set(memo) == {"a", "b"}
+
+
+def test_absent_fields_are_none_and_forget_removes_the_entry(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    obj = build(r, memo, b'{"name":"a"}')
+    assert obj.spec is None and obj.data is None
+    assert "a" in memo
+    build(r, memo, b'{"name":"a","data":{"k":"v"}}', forget=True)
+    assert memo == {}
+    build(r, memo, b'{"name":"zz"}', forget=True)  # forgetting an unknown one is fine
+    assert memo == {}
+
+
+def test_a_decoding_error_propagates_and_leaves_the_memo_alone(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    first = build(r, memo, b'{"name":"a","spec":{"replicas":1}}')
+    with pytest.raises(msgspec.ValidationError):
+        build(r, memo, b'{"name":"a","spec":{"replicas":"many"}}')
+    again = build(r, memo, b'{"name":"a","spec":{"replicas":1}}')
+    assert again.spec is first.spec
+
+
+def test_the_constructor_checks_its_arguments(core: ModuleType) -> None:
+    dec = msgspec.json.Decoder(Spec)
+    with pytest.raises(ValueError):
+        core.FieldReuser(Thing, ("name", "spec"), ("spec", "data"), (dec,), MISSING)
+    with pytest.raises(ValueError):
+        core.FieldReuser(Thing, ("name",), ("spec",), (dec,), MISSING)
+    many = tuple(f"f{i}" for i in range(core.REUSE_MAX_FIELDS + 1))
+    with pytest.raises(ValueError):
+        core.FieldReuser(Thing, many, many, (dec,) * len(many), MISSING)
