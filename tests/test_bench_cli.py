@@ -51,3 +51,39 @@ def test_bad_arguments_exit_with_usage(argv: list[str], capsys: pytest.CaptureFi
 def test_inconsistent_options_are_refused(options: BenchOptions, message: str) -> None:
     with pytest.raises(BenchError, match=message):
         options.validate()
+
+
+def test_cpus_split_one_for_the_contender_and_the_rest_for_the_simulator() -> None:
+    from fastinformer.bench.runner import split_cpus
+
+    assert split_cpus({0}) is None
+    assert split_cpus({0, 1}) == ({0}, {1})
+    assert split_cpus({2, 5, 7}) == ({2, 5}, {7})
+
+
+def test_contenders_are_told_their_cpus_on_the_command_line() -> None:
+    from fastinformer.bench.runner import _contender_argv
+
+    class Target:
+        kubeconfig = "/k"
+        context = None
+
+    argv = _contender_argv("limit", Target(), BenchOptions(), {3})  # type: ignore[arg-type]
+    assert argv[argv.index("--cpus") + 1] == "3"
+    assert "--cpus" not in _contender_argv("limit", Target(), BenchOptions())  # type: ignore[arg-type]
+
+
+def test_no_pin_is_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastinformer.bench import runner
+    from fastinformer.cli import main
+
+    seen: list[BenchOptions] = []
+
+    def fake_run(options: BenchOptions, reporter: object) -> None:
+        seen.append(options)
+        raise BenchError("stop here")
+
+    monkeypatch.setattr(runner, "run_bench", fake_run)
+    assert main(["bench", "--no-pin", "--quiet"]) == 2
+    assert main(["bench", "--quiet"]) == 2
+    assert [o.pin for o in seen] == [False, True]

@@ -101,6 +101,21 @@ def test_environment_ratios_and_targets_are_recorded(
     assert {t["target"] for t in results["targets"]} >= {"memory per cached pod (typed)"}
 
 
+def test_contenders_run_pinned_apart_from_the_simulator(
+    bench_run: tuple[Path, dict[str, Any], str],
+) -> None:
+    import os
+
+    _, results, stdout = bench_run
+    affinity = results["environment"]["affinity"]
+    if len(os.sched_getaffinity(0)) < 2:
+        assert affinity is None
+        return
+    assert affinity["contenders"] and affinity["orchestrator"]
+    assert not set(affinity["contenders"]) & set(affinity["orchestrator"])
+    assert "pinned: contenders on CPU" in stdout
+
+
 def test_charts_are_png_files(bench_run: tuple[Path, dict[str, Any], str]) -> None:
     out, _, _ = bench_run
     for chart in ("sync_time.png", "memory_per_object.png", "throughput.png", "latency.png"):

@@ -136,13 +136,27 @@ def serve(contender: Contender, stdin: IO[str], stdout: IO[str]) -> int:
     return 0
 
 
+def _cpu_set(text: str) -> set[int]:
+    try:
+        cpus = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of CPU numbers: {text!r}") from None
+    if not cpus or min(cpus) < 0:
+        raise argparse.ArgumentTypeError(f"not a list of CPU numbers: {text!r}")
+    return cpus
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastinformer.bench.contender")
     parser.add_argument("name", choices=sorted(CONTENDERS))
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--context", default=None)
     parser.add_argument("--sync-timeout", type=float, default=300.0)
+    parser.add_argument("--cpus", type=_cpu_set, default=None,
+                        help="comma-separated CPUs to run on (set before any thread starts)")
     args = parser.parse_args(argv)
+    if args.cpus:
+        os.sched_setaffinity(0, args.cpus)
     contender = CONTENDERS[args.name](args.kubeconfig, args.context, args.sync_timeout)
     try:
         return serve(contender, sys.stdin, sys.stdout)

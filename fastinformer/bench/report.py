@@ -176,6 +176,14 @@ def render(results: dict[str, Any], console: Any) -> None:
         f"{' (dirty)' if env.get('git_dirty') else ''}; seed {env.get('seed')}",
         highlight=False,
     )
+    affinity = env.get("affinity")
+    if affinity:
+        console.print(
+            f"pinned: contenders on CPU {','.join(map(str, affinity['contenders']))}, "
+            f"simulator and orchestrator on CPU {','.join(map(str, affinity['orchestrator']))}"
+            " (--no-pin to turn off)",
+            highlight=False,
+        )
 
     def rows(workload: str) -> Iterable[tuple[str, dict[str, Any], str | None]]:
         for name, entry in contenders.items():

@@ -73,6 +73,7 @@ class BenchOptions:
     seed: int = 0
     sync_timeout: float = 300.0
     lister_seconds: float = 2.0
+    pin: bool = True
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
     def validate(self) -> None:
@@ -395,12 +396,26 @@ def default_out_dir() -> Path:
     return Path("bench-results") / stamp
 
 
-def _contender_argv(name: str, target: Target, options: BenchOptions) -> list[str]:
+def _contender_argv(
+    name: str, target: Target, options: BenchOptions, cpus: set[int] | None = None
+) -> list[str]:
     argv = [sys.executable, "-m", "fastinformer.bench.contender", name,
             "--kubeconfig", target.kubeconfig, "--sync-timeout", str(options.sync_timeout)]
     if target.context:
         argv += ["--context", target.context]
+    if cpus:
+        argv += ["--cpus", ",".join(str(c) for c in sorted(cpus))]
     return argv
+
+
+def split_cpus(cpus: set[int]) -> tuple[set[int], set[int]] | None:
+    """``(this process's CPUs, the contenders' CPUs)``: the highest-numbered allowed CPU
+    for the contender, the others for the orchestrator (and the simulator it hosts);
+    None with fewer than two CPUs."""
+    if len(cpus) < 2:
+        return None
+    contender = {max(cpus)}
+    return set(cpus) - contender, contender
 
 
 class Run:
@@ -412,6 +427,7 @@ class Run:
         self.reporter = reporter
         self.notes: list[str] = []
         self.rng = random.Random(options.seed)
+        self.contender_cpus: set[int] | None = None
 
     def run(self) -> dict[str, Any]:
         o = self.o
@@ -425,6 +441,11 @@ class Run:
             "contenders": {},
             "notes": self.notes,
         }
+        restore = self._pin()
+        results["environment"]["affinity"] = None if restore is None else {
+            "orchestrator": sorted(os.sched_getaffinity(0)),
+            "contenders": sorted(self.contender_cpus or ()),
+        }
         try:
             target.setup(self.reporter)
             results["target"] = {"kind": "simulator" if target.is_simulator else "cluster",
@@ -437,10 +458,29 @@ class Run:
         finally:
             target.teardown(self.reporter)
             results.setdefault("target", {}).update(target.info)
+            if restore is not None:
+                os.sched_setaffinity(0, restore)
         results["environment"]["load_average_end"] = (
             list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         )
         return results
+
+    def _pin(self) -> set[int] | None:
+        """With ``pin`` (the default) and two CPUs or more: this thread, and so the
+        simulator's threads started after it, on all CPUs but one; each contender on that
+        one (like pyperf's ``--affinity``). A contender's threads share the GIL, so one CPU
+        costs it no parallelism, and nothing else competes for that CPU's caches. Returns
+        the previous affinity, or None when nothing was changed."""
+        if not self.o.pin or not hasattr(os, "sched_setaffinity"):
+            return None
+        previous = os.sched_getaffinity(0)
+        split = split_cpus(previous)
+        if split is None:
+            self.notes.append("fewer than two CPUs: processes were not pinned")
+            return None
+        os.sched_setaffinity(0, split[0])
+        self.contender_cpus = split[1]
+        return previous
 
     def _mutating(self, target: Target) -> bool:
         return target.writer is not None and bool(MUTATING & set(self.o.workloads))
@@ -467,7 +507,8 @@ class Run:
         entry: dict[str, Any] = {"label": cls.label, "workloads": {}}
         done = entry["workloads"]
         log_path = self.out / f"contender-{name}.log"
-        proc = ContenderProcess(_contender_argv(name, target, self.o), log_path)
+        argv = _contender_argv(name, target, self.o, self.contender_cpus)
+        proc = ContenderProcess(argv, log_path)
         try:
             proc.expect("ready", timeout=120.0)
             with self.reporter.phase(f"{cls.label}: initial sync"):
@@ -616,7 +657,8 @@ class Run:
             self.notes.append("--profile: py-spy is not installed (pip install py-spy)")
             return {"status": "skipped", "reason": "py-spy not found"}
         svg = self.out / f"flame-{BASELINE}.svg"
-        argv = record_argv(executable, svg, _contender_argv(BASELINE, target, self.o))
+        command = _contender_argv(BASELINE, target, self.o, self.contender_cpus)
+        argv = record_argv(executable, svg, command)
         proc = ContenderProcess(argv, self.out / f"profile-{BASELINE}.log")
         workloads: dict[str, Any] = {}
         try:
