@@ -65,6 +65,8 @@ def test_event_workloads_handle_exactly_what_was_written(
             continue
         assert burst["handled"] == burst["events"] == PODS, name
         assert burst["events_per_second"] > 0, name
+        assert len(burst["bursts"]) == 3 and all(r > 0 for r in burst["bursts"]), name
+        assert min(burst["bursts"]) <= burst["events_per_second"] <= max(burst["bursts"])
         assert latency["handled"] == latency["writes"]["writes"] > 0, name
         assert 0 < latency["p50_ms"] <= latency["p90_ms"] <= latency["p99_ms"] <= latency["max_ms"]
 

@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     options = BenchOptions(
         pods=args.pods, nodes=args.nodes, namespaces=args.namespaces,
         events_per_second=args.events_per_second, duration=args.duration, burst=args.burst,
+        bursts=args.bursts,
         workloads=args.workloads, contenders=args.contenders, out=args.out,
         kubeconfig=args.kubeconfig, context=args.context, populate=args.populate,
         profile=args.profile, seed=args.seed, sync_timeout=args.sync_timeout,
@@ -107,6 +108,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="update rate of the latency workload (default 5000)")
     p.add_argument("--duration", type=_positive_float, default=10.0,
                    help="seconds of the latency workload (default 10)")
+    p.add_argument("--bursts", type=_positive_int, default=3,
+                   help="bursts in the throughput workload; the median is reported (default 3)")
     p.add_argument("--burst", type=_positive_int, default=10_000,
                    help="updates in the throughput burst, at most one per pod (default 10000)")
     p.add_argument("--workloads", type=_csv("workloads", ALL_WORKLOADS), default=ALL_WORKLOADS,

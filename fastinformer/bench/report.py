@@ -242,8 +242,12 @@ def render(results: dict[str, Any], console: Any) -> None:
             burst = _measured(entry, THROUGHPUT)
             if burst:
                 write = burst["server_write"]
+                rates = burst.get("bursts") or []
+                runs = (f" (median of {len(rates)}: "
+                        f"{', '.join(f'{r:,.0f}' for r in rates if r)} events/s)"
+                        if len(rates) > 1 else "")
                 console.print(
-                    f"  {entry['label']}: burst of {burst['events']:,}, server committed "
+                    f"  {entry['label']}: burst of {burst['events']:,}{runs}, server committed "
                     f"{write['rate']:,.0f} writes/s"
                     f"{' before releasing the stalled watch' if burst['stalled_release'] else ''}"
                     f"{' (SIMULATOR-LIMITED)' if burst['simulator_limited'] else ''}",

@@ -3,7 +3,8 @@
 A workload changes pods in a known way while a contender (another process) watches them:
 
 ``sync``        nothing is written; the contender lists everything (see ``contender.py``).
-``throughput``  a burst of N updates of N distinct pods. On the simulator the pod watches
+``throughput``  ``--bursts`` bursts (the median is reported), each of N updates of N
+                distinct pods in a new random order. On the simulator the pod watches
                 are stalled while the burst is committed to its history, then released:
                 the server streams the N events as fast as it can and the rate is
                 ``N / (last handled - release)``. On a real cluster the burst is sent over
