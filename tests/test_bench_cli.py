@@ -73,7 +73,7 @@ def test_contenders_are_told_their_cpus_on_the_command_line() -> None:
     assert "--cpus" not in _contender_argv("limit", Target(), BenchOptions())  # type: ignore[arg-type]
 
 
-def test_no_pin_is_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pin_is_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
     from fastinformer.bench import runner
     from fastinformer.cli import main
 
@@ -84,6 +84,6 @@ def test_no_pin_is_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
         raise BenchError("stop here")
 
     monkeypatch.setattr(runner, "run_bench", fake_run)
-    assert main(["bench", "--no-pin", "--quiet"]) == 2
+    assert main(["bench", "--pin", "--quiet"]) == 2
     assert main(["bench", "--quiet"]) == 2
-    assert [o.pin for o in seen] == [False, True]
+    assert [o.pin for o in seen] == [True, False]

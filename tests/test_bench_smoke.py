@@ -22,7 +22,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     done = subprocess.run(
         [sys.executable, "-m", "fastinformer.cli", "bench", "--pods", str(PODS), "--nodes", "5",
          "--duration", "1", "--events-per-second", "200", "--lister-seconds", "0.2",
-         "--quiet", "--out", str(out)],
+         "--pin", "--quiet", "--out", str(out)],
         capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]

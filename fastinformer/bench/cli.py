@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         workloads=args.workloads, contenders=args.contenders, out=args.out,
         kubeconfig=args.kubeconfig, context=args.context, populate=args.populate,
         profile=args.profile, seed=args.seed, sync_timeout=args.sync_timeout,
-        lister_seconds=args.lister_seconds, pin=not args.no_pin,
+        lister_seconds=args.lister_seconds, pin=args.pin,
         command_line=["fastinformer", *sys.argv[1:]],
     )
     try:
@@ -133,6 +133,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--lister-seconds", type=_positive_float, default=2.0,
                    help="time spent on lister queries (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--no-pin", action="store_true",
-                   help="do not pin the contender to one CPU and the simulator to the others")
+    p.add_argument("--pin", action="store_true",
+                   help="run each contender on one CPU and the simulator on the others")
     p.set_defaults(func=_run)

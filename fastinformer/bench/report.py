@@ -181,7 +181,7 @@ def render(results: dict[str, Any], console: Any) -> None:
         console.print(
             f"pinned: contenders on CPU {','.join(map(str, affinity['contenders']))}, "
             f"simulator and orchestrator on CPU {','.join(map(str, affinity['orchestrator']))}"
-            " (--no-pin to turn off)",
+            " (--pin)",
             highlight=False,
         )
 

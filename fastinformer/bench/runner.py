@@ -74,7 +74,7 @@ class BenchOptions:
     seed: int = 0
     sync_timeout: float = 300.0
     lister_seconds: float = 2.0
-    pin: bool = True
+    pin: bool = False
     bursts: int = 3
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -468,7 +468,7 @@ class Run:
         return results
 
     def _pin(self) -> set[int] | None:
-        """With ``pin`` (the default) and two CPUs or more: this thread, and so the
+        """With ``pin`` (``--pin``) and two CPUs or more: this thread, and so the
         simulator's threads started after it, on all CPUs but one; each contender on that
         one (like pyperf's ``--affinity``). A contender's threads share the GIL, so one CPU
         costs it no parallelism, and nothing else competes for that CPU's caches. Returns
