@@ -167,6 +167,31 @@ def make_cases(data: bytes) -> dict[str, TimeFunc]:
 
         return run
 
+    lines = [orjson.dumps({"type": "MODIFIED", "object": item})
+             for item in orjson.loads(data)["items"]]
+
+    def stream(reusing: bool) -> TimeFunc:
+        """MODIFIED events of every pod in turn, each replacing the pod's previous version
+        in a cache (so its freeing is timed too); ``reusing``: through
+        ``decode_event_reusing`` with its memo primed by one pass over the pods."""
+
+        def run(loops: int) -> float:
+            memo: dict[Any, Any] = {}
+
+            def decode(line: bytes) -> Any:
+                if reusing:
+                    return typed.decode_event_reusing(line, memo).object
+                return typed.decode_event(line).object
+
+            cache = [decode(line) for line in lines]
+            n = len(lines)
+            t0 = time.perf_counter()
+            for k in range(loops):
+                cache[k % n] = decode(lines[k % n])
+            return time.perf_counter() - t0
+
+        return run
+
     return {
         "list_typed_decoder": timed(lambda: typed.decode_list(data)),
         "list_typed_msgspec_gc_on": timed(lambda: raw_typed.decode(data), "on"),
@@ -178,6 +203,8 @@ def make_cases(data: bytes) -> dict[str, TimeFunc]:
         "list_dict_orjson_gc_on": timed(orjson_dict, "on"),
         "list_dict_orjson_gc_off": timed(orjson_dict, "off"),
         "event_typed_decoder": events(typed.decode_event),
+        "event_stream_typed": stream(reusing=False),
+        "event_stream_typed_reusing": stream(reusing=True),
         "event_dict_decoder": events(as_dict.decode_event),
         "event_dict_orjson": events(orjson.loads),
     }
