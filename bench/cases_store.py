@@ -70,17 +70,25 @@ def make_indexer(core: ModuleType) -> Any:
     )
 
 
-def store_update_3_indexes(loops: int, core: ModuleType) -> float:
-    """``Indexer.update`` alternating two versions of every pod (10% change an index)."""
-    first, second = make_pods()
+def _timed_updates(
+    core: ModuleType, stored: list[Any], updates: list[Any], loops: int
+) -> float:
+    """Seconds for ``loops`` calls of ``Indexer.update``, cycling through ``updates``, on
+    an indexer (see :func:`make_indexer`) holding ``stored``."""
     indexer = make_indexer(core)
-    indexer.replace(first)
+    indexer.replace(stored)
     update = indexer.update
-    stream = itertools.islice(itertools.cycle(second + first), loops)
+    stream = itertools.islice(itertools.cycle(updates), loops)
     t0 = time.perf_counter()
     for obj in stream:
         update(obj)
     return time.perf_counter() - t0
+
+
+def store_update_3_indexes(loops: int, core: ModuleType) -> float:
+    """``Indexer.update`` alternating two versions of every pod (10% change an index)."""
+    first, second = make_pods()
+    return _timed_updates(core, first, second + first, loops)
 
 
 def store_update_3_indexes_typed(loops: int, core: ModuleType) -> float:
@@ -91,14 +99,7 @@ def store_update_3_indexes_typed(loops: int, core: ModuleType) -> float:
     """
     first, second = make_pods()
     typed_first, typed_second = as_typed(first), as_typed(second)
-    indexer = make_indexer(core)
-    indexer.replace(typed_first)
-    update = indexer.update
-    stream = itertools.islice(itertools.cycle(typed_second + typed_first), loops)
-    t0 = time.perf_counter()
-    for obj in stream:
-        update(obj)
-    return time.perf_counter() - t0
+    return _timed_updates(core, typed_first, typed_second + typed_first, loops)
 
 
 def store_update_3_indexes_hot(loops: int, core: ModuleType) -> float:
@@ -108,14 +109,7 @@ def store_update_3_indexes_hot(loops: int, core: ModuleType) -> float:
     cold pod dicts (key and index functions), which the store cannot avoid.
     """
     first, second = make_pods()
-    indexer = make_indexer(core)
-    indexer.replace(first)
-    update = indexer.update
-    stream = itertools.islice(itertools.cycle(second[:25] + first[:25]), loops)
-    t0 = time.perf_counter()
-    for obj in stream:
-        update(obj)
-    return time.perf_counter() - t0
+    return _timed_updates(core, first, second[:25] + first[:25], loops)
 
 
 def store_by_index(loops: int, core: ModuleType) -> float:
