@@ -245,8 +245,9 @@ class _Reuse:
 
     def __init__(self, model: type[Any], reusable: tuple[Any, ...]) -> None:
         names = {info.name for info in reusable}
+        every = msgspec.structs.fields(model)
         fields: list[tuple[str, Any, Any]] = []
-        for info in msgspec.structs.fields(model):
+        for info in every:
             if info.name in names:
                 fields.append(
                     (info.name, msgspec.Raw, msgspec.field(default=_NO_RAW, name=info.encode_name))
@@ -264,7 +265,7 @@ class _Reuse:
         self.reusable = tuple(info.name for info in reusable)
         self.reuser = core.FieldReuser(
             model,
-            tuple(info.name for info in msgspec.structs.fields(model)),
+            tuple(info.name for info in every),
             self.reusable,
             tuple(msgspec.json.Decoder(info.type) for info in reusable),
             _NO_RAW,

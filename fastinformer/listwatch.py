@@ -240,7 +240,12 @@ class ListWatch:
         resp = self.transport.request(
             "GET", self.path, query, headers=self._watch_headers, stream=True, timeout=timeout
         )
-        memo = self._memo if self.reuse_unchanged else None
+        reusing = (
+            self.reuse_unchanged
+            and isinstance(self.decoder, ObjectDecoder)
+            and bool(self.decoder.reusable_fields)
+        )
+        memo = self._memo if reusing else None
         return HTTPWatchStream(resp, self.decoder, self._chunk_size, memo)
 
 
