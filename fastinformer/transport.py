@@ -558,14 +558,17 @@ def _unread_chunked_body(response: Response) -> http.client.HTTPResponse | None:
         return None
     if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
         return None
-    if (
-        response._fp_bytes_read
-        or response.chunk_left is not None
-        or len(response._decoded_buffer)
-        or getattr(response, "_uncached_read_occurred", False)
-    ):
+    try:  # urllib3 internals: a version without them falls back to the general path
+        if (
+            response._fp_bytes_read
+            or response.chunk_left is not None
+            or len(response._decoded_buffer)
+            or getattr(response, "_uncached_read_occurred", False)
+        ):
+            return None
+        raw = response._fp
+    except AttributeError:
         return None
-    raw = response._fp
     if (
         not isinstance(raw, http.client.HTTPResponse)
         or raw.fp is None

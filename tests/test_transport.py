@@ -818,3 +818,18 @@ def test_partly_read_chunked_body_goes_on_through_urllib3(
     assert resp.read(8) == b'{"a":1}\n'
     assert list(iter_lines(resp)) == [b'{"b":2}', b'{"c":3}']
     assert reader_spy.readers == []
+
+
+def test_a_urllib3_response_without_the_expected_internals_takes_the_general_path() -> None:
+    import io
+
+    import urllib3
+
+    from fastinformer.transport import _unread_chunked_body
+
+    resp = urllib3.HTTPResponse(
+        body=io.BytesIO(b""), headers={"transfer-encoding": "chunked"}, preload_content=False
+    )
+    assert resp.chunked
+    del resp._decoded_buffer  # as if a later urllib3 renamed it
+    assert _unread_chunked_body(cast(Response, resp)) is None
