@@ -348,16 +348,21 @@ cdef class DeltaDistributor:
         cdef object indexer = self.indexer
         cdef bint fast = (type(indexer) is Indexer
                           and (<Indexer>indexer)._key_func is self.key_func)
+        cdef bint default_key = fast and self.key_func is meta_namespace_key
         cdef ThreadSafeStore store = (<Indexer>indexer)._store if fast else None
         cdef Delta d
-        cdef object obj, old
+        cdef object obj, old, md = _MD_UNREAD
         cdef str key
         cdef Py_ssize_t i, j, nb = len(buffers)
         cdef str rv
         for i in range(len(batch)):
             d = <Delta?>batch[i]
             obj = d.object
-            key = self._key(obj)
+            if default_key:  # metadata read once, for the key and the built-in indexes
+                md = _store_key_metadata(obj)
+                key = _store_default_key(obj, md)
+            else:
+                key = self._key(obj)
             if d._code == _FIFO_DELETED:
                 if fast:
                     store._remove(key)
@@ -369,14 +374,14 @@ cdef class DeltaDistributor:
             old = store._get(key) if fast else indexer.get_by_key(key)
             if old is None:
                 if fast:
-                    store._put(key, obj)
+                    store._put_read(key, obj, md)
                 else:
                     indexer.add(obj)
                 for j in range(nb):
                     (<NotificationBuffer>buffers[j])._put(key, _NOTE_ADD, None, obj, initial)
                 continue
             if fast:
-                store._put(key, obj)
+                store._put_read(key, obj, md)
             else:
                 indexer.update(obj)
             if d._code == _FIFO_REPLACED:

@@ -64,6 +64,24 @@ cdef inline object _store_field(object parent, str dict_key, int attr):
     return _attr(parent, attr)
 
 
+cdef inline object _store_key_metadata(object obj):
+    """``obj``'s metadata as :func:`meta_namespace_key` reads it (exact dicts and typed
+    objects), or ``_MD_UNREAD`` when its key comes another way (tombstones, dict
+    subclasses)."""
+    if type(obj) is dict:
+        return (<dict>obj).get("metadata")
+    if isinstance(obj, (dict, DeletedFinalStateUnknown)):
+        return _MD_UNREAD
+    return _attr(obj, ATTR_METADATA)
+
+
+cdef inline str _store_default_key(object obj, object md):
+    """``meta_namespace_key(obj)`` given ``md = _store_key_metadata(obj)``."""
+    if md is _MD_UNREAD:
+        return meta_namespace_key(obj)
+    return _key_of(obj, md)
+
+
 cdef inline object _store_metadata(object obj, object md):
     """``obj``'s metadata: ``md`` unless it is ``_MD_UNREAD``."""
     if md is _MD_UNREAD:
@@ -714,13 +732,8 @@ cdef class Indexer:
         cdef object md
         if not self._default_key:
             return self._store._put(self._key(obj), obj)
-        if type(obj) is dict:
-            md = (<dict>obj).get("metadata")
-        elif isinstance(obj, (dict, DeletedFinalStateUnknown)):
-            return self._store._put(meta_namespace_key(obj), obj)
-        else:
-            md = _attr(obj, ATTR_METADATA)
-        return self._store._put_read(_key_of(obj, md), obj, md)
+        md = _store_key_metadata(obj)
+        return self._store._put_read(_store_default_key(obj, md), obj, md)
 
     def add(self, obj):
         """Store ``obj`` under its key; same as :meth:`update`."""

@@ -404,3 +404,28 @@ def test_distributor_rejects_buffers_of_the_wrong_type(core: ModuleType) -> None
         dist.buffers = (object(),)
     with pytest.raises(TypeError):
         core.DeltaDistributor(core.Indexer(), key_func=42)
+
+
+def test_distributor_keeps_indexes_right_for_typed_objects(core: ModuleType) -> None:
+    from fastinformer.models import ObjectMeta, Pod, PodSpec
+
+    def typed(rv: str, app: str, node: str) -> Pod:
+        return Pod(metadata=ObjectMeta(namespace="ns", name="p", resource_version=rv,
+                                       labels={"app": app}),
+                   spec=PodSpec(node_name=node))
+
+    indexer = core.Indexer(indexers={"app": core.label_index_func("app"),
+                                     "node": core.node_name_index_func})
+    dist = core.DeltaDistributor(indexer)
+    buf = core.NotificationBuffer()
+    dist.buffers = (buf,)
+    first, moved = typed("1", "web", "n1"), typed("2", "api", "n1")
+    dist([core.Delta("Added", first)], False)
+    dist([core.Delta("Updated", moved)], False)
+    assert indexer.by_index("app", "web") == []
+    assert indexer.by_index("app", "api") == [moved]
+    assert indexer.by_index("node", "n1") == [moved]
+    assert indexer.by_index("namespace", "ns") == [moved]
+    assert drain(buf) == [(ADD, None, moved, False)]
+    dist([core.Delta("Deleted", core.DeletedFinalStateUnknown("ns/p", moved))], False)
+    assert len(indexer) == 0 and indexer.by_index("app", "api") == []
