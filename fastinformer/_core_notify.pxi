@@ -213,15 +213,14 @@ cdef class NotificationBuffer:
     cdef _Note _take(self):
         """The next note (None once stopped); blocks with the GIL released."""
         cdef _Note note
-        cdef list drained = None
         while True:
             _store_lock(self._lock)
             try:
                 self._finish_locked()
                 if self._stopped:
                     return None
-                if self._head >= len(self._queue):
-                    drained = self._queue  # freed after the lock, with its dead slots
+                # An exhausted queue is dropped here, under the lock: its dead slots
+                # hold no objects (their notes were delivered or dropped by put()).
                 note = self._next_locked()
                 if note is not None:
                     self._busy = True
@@ -230,7 +229,6 @@ cdef class NotificationBuffer:
                 self._waiting = True
             finally:
                 _store_unlock(self._lock)
-            drained = None
             with nogil:
                 PyThread_acquire_lock(self._wake, WAIT_LOCK)  # released by put() or stop()
 
