@@ -15,6 +15,7 @@ from cpython.pythread cimport (
     PyThread_get_thread_ident,
     PyThread_release_lock,
 )
+cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 
 from fastinformer.errors import FIFOClosedError, KeyFuncError, RequeueError
@@ -140,11 +141,14 @@ class DeltaType:
     SYNC = "Sync"
 
 
+@cython.no_gc
 cdef class Delta:
     """One change to one object: ``type`` (a :class:`DeltaType` value) and ``object``.
 
     Immutable. Equal to another Delta with an equal type and an equal object;
-    unhashable, since objects usually are.
+    unhashable, since objects usually are. Not tracked by the cyclic GC (nor are the
+    FIFO's lists of deltas): a delta cannot be part of a reference cycle unless its
+    object refers back to it, which nothing in fastinformer does.
     """
 
     def __init__(self, str type not None, object object):
@@ -312,7 +316,9 @@ cdef class DeltaFIFO:
         cdef Delta d = _fifo_delta(code, obj)
         cdef object deltas = self._items.get(key)
         if deltas is None:
-            self._items[key] = [d]
+            deltas = [d]
+            PyObject_GC_UnTrack(<void *>deltas)  # it only ever holds deltas
+            self._items[key] = deltas
             self._queue.append(key)
             if self._waiters:
                 self._cond.notify()

@@ -4,6 +4,8 @@
 # NotificationBuffer: a PyThread lock guards its state; a second PyThread lock, held
 # while nobody waits, is the consumer's wake-up (released once per wait).
 # DeltaDistributor: the informer's process step for DeltaFIFO.pop.
+cimport cython
+
 from fastinformer.protocol import resource_version_of as _notify_rv_of
 
 NOTE_ADD = 0
@@ -16,8 +18,13 @@ cdef enum:
     _NOTE_DELETE = 2
 
 
+@cython.no_gc
 cdef class _Note:
-    """One pending notification (mutable while buffered, under the buffer's lock)."""
+    """One pending notification (mutable while buffered, under the buffer's lock).
+
+    Notes, slots and their lists are not tracked by the cyclic GC: they only refer to
+    each other one way and to the objects notified, which never refer back to them.
+    """
 
 
 cdef inline _Note _new_note(int kind, object old, object new, bint initial):
@@ -29,6 +36,7 @@ cdef inline _Note _new_note(int kind, object old, object new, bint initial):
     return note
 
 
+@cython.no_gc
 cdef class _Slot:
     """The notes pending for one key, in its place in the delivery order (``dead`` once
     they are all gone; a later notification for the key gets a new slot at the end)."""
@@ -82,7 +90,9 @@ cdef class NotificationBuffer:
             if found is None:
                 slot = _Slot.__new__(_Slot)
                 slot.key = key
-                slot.notes = [_new_note(kind, old, new, initial)]
+                notes = [_new_note(kind, old, new, initial)]
+                PyObject_GC_UnTrack(<void *>notes)
+                slot.notes = notes
                 self._pending[key] = slot
                 self._queue.append(slot)
                 if initial:

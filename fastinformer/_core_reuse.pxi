@@ -91,6 +91,8 @@ cdef class FieldReuser:
             PyList_SET_ITEM(values, i, value)
             fields[name] = value
         obj = self.model(**fields)
+        # values holds decoded values, untracked unless a transform made them otherwise
+        _untrack_tree(values, 0)
         if forget:
             if found is not None:
                 del memo[ident]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 import random
 import threading
@@ -92,6 +93,22 @@ def test_delta_is_immutable_and_unhashable(core: ModuleType) -> None:
         d.object = None
     with pytest.raises(TypeError):
         hash(d)
+
+
+def test_deltas_and_their_lists_are_untracked_by_the_gc_when_compiled(
+    core: ModuleType,
+) -> None:
+    compiled = core.__name__ != "fastinformer._core_py"
+    assert gc.is_tracked(core.Delta(ADDED, pod("a"))) is not compiled
+    fifo = core.DeltaFIFO()
+    fifo.add(pod("a"))
+    fifo.update(pod("a", labels={"x": "y"}))
+    popped: list[Any] = []
+    fifo.pop(lambda deltas, initial: popped.append(deltas))
+    (deltas,) = popped
+    assert [d.type for d in deltas] == [ADDED, UPDATED]
+    assert gc.is_tracked(deltas) is not compiled
+    assert all(gc.is_tracked(d) is not compiled for d in deltas)
 
 
 def test_delta_rejects_an_unknown_type(core: ModuleType) -> None:

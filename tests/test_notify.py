@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from types import ModuleType
 from typing import Any
@@ -269,6 +270,23 @@ def test_compiled_and_twin_buffers_deliver_the_same(ops: list[tuple[str, int]]) 
         outs.append((got, buf.synced()))
     assert all(o == outs[0] for o in outs)
     assert len(outs[0][0]) <= 2 * len({key for key, _ in ops})
+
+
+def test_pending_notes_are_untracked_by_the_gc_when_compiled(core: ModuleType) -> None:
+    compiled = core.__name__ != "fastinformer._core_py"
+    buf = core.NotificationBuffer()
+    buf.put("a", core.NOTE_ADD, None, pod("a"), False)
+    buf.put("a", core.NOTE_DELETE, None, pod("a"), False)
+    buf.put("a", core.NOTE_ADD, None, pod("a", "2"), False)
+    inside: list[Any] = []
+    frontier: list[Any] = [buf]
+    for _ in range(4):  # the buffer, its containers, the slots, their notes
+        frontier = [r for o in frontier for r in gc.get_referents(o) if not isinstance(r, type)]
+        inside += frontier
+    slots = [o for o in inside if type(o).__name__ == "_Slot"]
+    assert slots
+    assert all(gc.is_tracked(slot) is not compiled for slot in slots)
+    assert [n[2] for n in drain(buf)] == [pod("a", "2")]
 
 
 # -- DeltaDistributor -----------------------------------------------------------------------

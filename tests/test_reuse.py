@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from types import ModuleType
 from typing import Any
 
@@ -108,3 +109,14 @@ def test_the_constructor_checks_its_arguments(core: ModuleType) -> None:
     many = tuple(f"f{i}" for i in range(core.REUSE_MAX_FIELDS + 1))
     with pytest.raises(ValueError):
         core.FieldReuser(Thing, many, many, (dec,) * len(many), MISSING)
+
+
+def test_the_memo_holds_untracked_values_when_compiled(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"v"}}')
+    compiled = core.__name__ != "fastinformer._core_py"
+    entry = memo["a"]
+    values = [v for v in gc.get_referents(entry) if type(v) in (list, tuple) and len(v) == 2]
+    values = [v for v in values if any(isinstance(x, Spec) for x in v)]
+    assert len(values) == 1
+    assert gc.is_tracked(values[0]) is not compiled
