@@ -7,12 +7,15 @@ call into an HTTP library) and yields the body's lines.
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import socket
 from collections.abc import Callable
 
 from fastinformer.errors import FastInformerError
 
-__all__ = ["MAX_CHUNK_LINE", "ChunkedEncodingError", "LineReader"]
+__all__ = ["MAX_CHUNK_LINE", "ChunkedEncodingError", "LineReader", "recv_waiting"]
 
 MAX_CHUNK_LINE = 4096
 """Longest chunk-size or trailer line accepted, in bytes (without its line ending)."""
@@ -260,3 +263,26 @@ class LineReader:
         """Exhaust the iterator after an error, remembering that the body is incomplete."""
         self._state = _FAILED
         self._pending.clear()
+
+
+def recv_waiting(sock: socket.socket, size: int) -> bytes | None:
+    """Up to ``size`` bytes already waiting on the plain socket ``sock``, read without
+    releasing the GIL (a system call that does not block); ``None`` when nothing is
+    waiting, ``b""`` at end of stream. ``OSError`` on failure, or if ``sock`` is closed.
+
+    A reader that calls this first and falls back to ``sock.recv`` keeps the GIL while
+    a backlog lasts, so other threads take it over fewer times per event.
+    """
+    fd = sock.fileno()
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    if fd < 0:
+        raise OSError(9, "recv_waiting on a closed socket")
+    # The twin cannot keep the GIL around a system call; it only keeps the contract.
+    readable, _, _ = select.select([fd], [], [], 0)
+    if not readable:
+        return None
+    try:
+        return os.read(fd, size)
+    except (BlockingIOError, InterruptedError):
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from types import ModuleType
 
 import pytest
@@ -230,3 +231,38 @@ def test_chunked_flag_is_exposed_and_the_error_is_a_fastinformer_value_error(
     assert core.LineReader(Source([]), 0).chunked is False
     assert issubclass(core.ChunkedEncodingError, FastInformerError)
     assert issubclass(core.ChunkedEncodingError, ValueError)
+
+
+# -- recv_waiting ---------------------------------------------------------------------------
+
+
+def test_recv_waiting_reads_only_what_is_already_there(core: ModuleType) -> None:
+    a, b = socket.socketpair()
+    try:
+        assert core.recv_waiting(a, 10) is None  # nothing sent yet: no wait, no bytes
+        b.sendall(b"hello world!")
+        assert core.recv_waiting(a, 5) == b"hello"
+        assert core.recv_waiting(a, 100) == b" world!"
+        assert core.recv_waiting(a, 100) is None
+        b.sendall(b"x" * 70_000)
+        got = b""
+        while len(got) < 70_000:
+            piece = core.recv_waiting(a, 65_536)
+            assert piece is not None and len(piece) <= 65_536
+            got += piece
+        assert got == b"x" * 70_000
+        b.close()
+        assert core.recv_waiting(a, 100) == b""  # end of stream
+    finally:
+        a.close()
+        b.close()
+
+
+def test_recv_waiting_refuses_closed_sockets_and_empty_reads(core: ModuleType) -> None:
+    a, b = socket.socketpair()
+    with pytest.raises(ValueError, match="at least 1"):
+        core.recv_waiting(a, 0)
+    a.close()
+    b.close()
+    with pytest.raises(OSError, match="closed socket"):
+        core.recv_waiting(a, 10)

@@ -770,9 +770,37 @@ def test_shutdown_wakes_a_reader_blocked_on_the_raw_connection(
     assert len(reader_spy.readers) == 1
 
 
-def test_tls_watch_is_read_raw_and_its_connection_reused(
-    tls_server: FakeAPIServer, pki: PKI, reader_spy: _ReaderSpy
+def test_plain_watch_reads_waiting_bytes_before_blocking(
+    server: FakeAPIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import fastinformer.transport as transport_module
+
+    calls: list[bytes | None] = []
+    real = transport_module.core.recv_waiting
+
+    def spy(sock: socket.socket, size: int) -> bytes | None:
+        data = real(sock, size)
+        calls.append(data)
+        return data
+
+    monkeypatch.setattr(transport_module.core, "recv_waiting", spy)
+    events = [{"type": "ADDED", "n": i, "pad": "x" * 3000} for i in range(200)]
+    server.routes["/w"] = WatchReply.from_events(events)
+    resp = Transport(config(server.url)).request("GET", "/w", stream=True)
+    lines = list(iter_lines(resp, chunk_size=4096))
+    assert [json.loads(line)["n"] for line in lines] == list(range(200))
+    assert any(data for data in calls)  # bytes that were waiting were taken without recv
+
+
+def test_tls_watch_is_read_raw_and_its_connection_reused(
+    tls_server: FakeAPIServer, pki: PKI, reader_spy: _ReaderSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fastinformer.transport as transport_module
+
+    def refuse(sock: socket.socket, size: int) -> bytes | None:
+        raise AssertionError("a TLS socket must be read through recv")
+
+    monkeypatch.setattr(transport_module.core, "recv_waiting", refuse)
     tls_server.routes["/w"] = WatchReply([b"x" * 40_000 + b"\n", b'{"b"', b":2}\n"])
     transport = Transport(config(tls_server.url, ssl_ca_cert=str(pki.ca_cert)))
     resp = transport.request("GET", "/w", stream=True)
