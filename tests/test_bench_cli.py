@@ -45,6 +45,7 @@ def test_bad_arguments_exit_with_usage(argv: list[str], capsys: pytest.CaptureFi
 @pytest.mark.parametrize("options, message", [
     (BenchOptions(context="x"), "--context needs --kubeconfig"),
     (BenchOptions(populate=True), "--populate applies to --kubeconfig"),
+    (BenchOptions(tls=True, kubeconfig="k"), "--tls applies to the simulator"),
     (BenchOptions(workloads=("nope",)), "unknown workloads"),
     (BenchOptions(burst=0), "--burst must be at least 1"),
 ])

@@ -122,3 +122,23 @@ def test_charts_are_png_files(bench_run: tuple[Path, dict[str, Any], str]) -> No
     out, _, _ = bench_run
     for chart in ("sync_time.png", "memory_per_object.png", "throughput.png", "latency.png"):
         assert (out / chart).read_bytes()[:8] == PNG_MAGIC, chart
+
+
+def test_the_simulator_can_be_benchmarked_over_tls(tmp_path: Path) -> None:
+    out = tmp_path / "tls"
+    done = subprocess.run(
+        [sys.executable, "-m", "fastinformer.cli", "bench", "--tls", "--pods", "100",
+         "--nodes", "2", "--burst", "100", "--bursts", "1", "--workloads", "sync,throughput",
+         "--contenders", "fastinformer-typed,kubernetes-watch,sim-wire", "--quiet",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["target"]["tls"] is True
+    assert results["target"]["url"].startswith("https://")
+    for name in ("fastinformer-typed", "kubernetes-watch"):
+        workloads = results["contenders"][name]["workloads"]
+        assert workloads["sync"]["objects"] == 100
+        assert workloads["throughput"]["handled"] == 100
+    assert results["contenders"]["sim-wire"]["workloads"]["throughput"]["handled"] == 100

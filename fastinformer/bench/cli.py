@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         workloads=args.workloads, contenders=args.contenders, out=args.out,
         kubeconfig=args.kubeconfig, context=args.context, populate=args.populate,
         profile=args.profile, seed=args.seed, sync_timeout=args.sync_timeout,
-        lister_seconds=args.lister_seconds, pin=args.pin,
+        lister_seconds=args.lister_seconds, pin=args.pin, tls=args.tls,
         command_line=["fastinformer", *sys.argv[1:]],
     )
     try:
@@ -135,4 +135,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--pin", action="store_true",
                    help="run each contender on one CPU and the simulator on the others")
+    p.add_argument("--tls", action="store_true",
+                   help="serve the simulator over HTTPS, as real API servers do (its own "
+                        "CA in the kubeconfig the contenders load)")
     p.set_defaults(func=_run)

@@ -75,6 +75,7 @@ class BenchOptions:
     sync_timeout: float = 300.0
     lister_seconds: float = 2.0
     pin: bool = False
+    tls: bool = False
     bursts: int = 3
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -97,6 +98,9 @@ class BenchOptions:
         if self.populate and not self.kubeconfig:
             raise BenchError("--populate applies to --kubeconfig clusters (the simulator "
                              "is always populated)")
+        if self.tls and self.kubeconfig:
+            raise BenchError("--tls applies to the simulator (a cluster's kubeconfig says "
+                             "how to reach it)")
 
 
 # Progress ---------------------------------------------------------------------------------
@@ -202,7 +206,8 @@ class SimTarget(Target):
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SIM_SWITCH_INTERVAL)
         self.info["switch_interval"] = SIM_SWITCH_INTERVAL
-        self.sim = Simulator(seed=o.seed, history=history)
+        self.sim = Simulator(seed=o.seed, history=history, tls=o.tls)
+        self.info["tls"] = o.tls
         self.sim.start()
         self.kubeconfig = self.sim.kubeconfig_path
         store = self.sim.store
