@@ -177,6 +177,8 @@ class DeltaFIFO:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
+        self._wake_batch = 1
+        self._held = 0
         self._closed = False
         self._populated = False
         self._processing = False
@@ -215,7 +217,11 @@ class DeltaFIFO:
             self._items[key] = [d]
             self._queue.append(key)
             if self._waiters:
-                self._cond.notify()
+                if self._held + 1 < self._wake_batch:
+                    self._held += 1  # the producer calls flush_wakeups() before it waits
+                else:
+                    self._held = 0
+                    self._cond.notify()
         else:
             _append(deltas, d, self.compress)
 
@@ -330,6 +336,7 @@ class DeltaFIFO:
             if not self._populated:
                 self._populated = True
                 self._initial_count = len(self._items)
+            self._wake_held_locked()  # a whole list is queued: no reason to hold back
 
     def resync(self) -> None:
         """Queue ``Sync`` for every known object whose key has nothing queued.
@@ -351,13 +358,47 @@ class DeltaFIFO:
             for key, obj in pending:
                 if key not in self._items:
                     self._queue_action_locked(_SYNC, obj, key)
+            self._wake_held_locked()
+
+    @property
+    def wake_batch(self) -> int:
+        """How many keys a waiting consumer is left to sleep through (1, the default:
+        woken at the first). With more, a producer that queues many keys in a row lets
+        the consumer sleep until that many are queued or it calls :meth:`flush_wakeups`,
+        which it must do before it waits for anything itself."""
+        return self._wake_batch
+
+    @wake_batch.setter
+    def wake_batch(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("wake_batch must be at least 1")
+        with self._lock:
+            self._wake_batch = int(value)
+            self._wake_held_locked()
+
+    def flush_wakeups(self) -> None:
+        """Wake a waiting consumer if keys were queued since it was last woken."""
+        with self._lock:
+            self._wake_held_locked()
+
+    def _wake_held_locked(self) -> None:
+        if self._held:
+            self._held = 0
+            if self._waiters:
+                self._cond.notify()
 
     # -- consumer -------------------------------------------------------------
 
-    def pop(self, process: Callable[[list[Delta], bool], Any], timeout: float | None = None) -> Any:
+    def pop(
+        self,
+        process: Callable[[list[Delta], bool], Any],
+        timeout: float | None = None,
+        idle: Callable[[], object] | None = None,
+    ) -> Any:
         """Remove the first key and return ``process(deltas, is_in_initial_list)``.
 
-        Blocks until a key is queued (TimeoutError after ``timeout`` seconds).
+        Blocks until a key is queued (TimeoutError after ``timeout`` seconds); if it
+        has to wait, ``idle()`` (when given) is called first, with the lock held.
         ``process`` runs with the FIFO lock held. If it raises RequeueError, the
         deltas go back in front (or, if the key was queued again meanwhile, before
         the newer deltas) and ``err.err`` (or the RequeueError) is raised; any other
@@ -371,6 +412,10 @@ class DeltaFIFO:
             while not self._items:
                 if self._closed:
                     raise FIFOClosedError("DeltaFIFO is closed")
+                if idle is not None:
+                    idle()
+                    idle = None
+                    continue  # idle() may have queued something
                 self._wait_locked(timeout, deadline)
             key = self._queue.popleft()
             deltas = self._items.pop(key)

@@ -74,6 +74,8 @@ class NotificationBuffer:
         self._busy = False
         self._busy_initial = False
         self._waiting = False
+        self._wake_batch = 1
+        self._held = 0
 
     def __repr__(self) -> str:
         return f"<NotificationBuffer pending={len(self._pending)} stopped={self._stopped}>"
@@ -98,8 +100,12 @@ class NotificationBuffer:
                 if initial:
                     self._initial_pending += 1
                 if self._waiting:
-                    self._waiting = False
-                    self._wake.release()
+                    if self._held + 1 < self._wake_batch:
+                        self._held += 1  # the producer calls flush_wakeups() before it waits
+                    else:
+                        self._held = 0
+                        self._waiting = False
+                        self._wake.release()
                 return
             notes = slot.notes
             last = notes[-1]
@@ -126,10 +132,38 @@ class NotificationBuffer:
                 last.new = new
             # The key was pending, so the consumer is not waiting: no wake-up.
 
+    @property
+    def wake_batch(self) -> int:
+        """How many keys a waiting consumer is left to sleep through (1, the default:
+        woken at the first). With more, it sleeps until that many keys are pending or
+        :meth:`flush_wakeups` is called, which the producer must do before it waits."""
+        return self._wake_batch
+
+    @wake_batch.setter
+    def wake_batch(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("wake_batch must be at least 1")
+        with self._lock:
+            self._wake_batch = int(value)
+            self._wake_held_locked()
+
+    def flush_wakeups(self) -> None:
+        """Wake the waiting consumer if notes were put since it was last woken."""
+        with self._lock:
+            self._wake_held_locked()
+
+    def _wake_held_locked(self) -> None:
+        if self._held:
+            self._held = 0
+            if self._waiting:
+                self._waiting = False
+                self._wake.release()
+
     def prime(self) -> None:
         """Mark that every initial-list notification has been put."""
         with self._lock:
             self._primed = True
+            self._wake_held_locked()
 
     def stop(self) -> None:
         """Drop what is pending and make :meth:`take` return None (after the current
@@ -288,6 +322,11 @@ class DeltaDistributor:
             if not isinstance(b, NotificationBuffer):
                 raise TypeError(f"buffers must be NotificationBuffer, not {type(b).__name__}")
         self._buffers = checked
+
+    def flush_wakeups(self) -> None:
+        """:meth:`NotificationBuffer.flush_wakeups` of every buffer."""
+        for buffer in self._buffers:
+            buffer.flush_wakeups()
 
     def __call__(self, deltas: Sequence[Delta], is_in_initial_list: bool) -> None:
         indexer = self.indexer

@@ -600,6 +600,79 @@ def test_each_queued_key_wakes_one_of_several_blocked_pops(core: ModuleType) -> 
     assert sorted(got) == ["default/a", "default/b", "default/c"]
 
 
+def test_a_blocked_pop_sleeps_through_held_keys_until_a_flush(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.wake_batch = 3
+    got: list[Any] = []
+    consumer = threading.Thread(target=lambda: got.append(pop_one(fifo)))
+    consumer.start()
+    time.sleep(0.05)  # let it block
+    fifo.add(pod("a"))
+    fifo.add(pod("b"))
+    consumer.join(0.2)
+    assert consumer.is_alive() and got == []  # two keys held: still asleep
+    fifo.flush_wakeups()
+    consumer.join(10)
+    assert not consumer.is_alive()
+    assert meta_key(got[0][0]) == "default/a"
+
+
+def test_the_wake_batch_th_key_wakes_a_blocked_pop(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.wake_batch = 3
+    got: list[Any] = []
+    consumer = threading.Thread(target=lambda: got.append(pop_one(fifo)))
+    consumer.start()
+    time.sleep(0.05)  # let it block (the test holds either way)
+    for name in ("a", "b", "c"):
+        fifo.add(pod(name))
+    consumer.join(10)
+    assert not consumer.is_alive()
+    assert len(fifo) == 2
+
+
+def test_replace_and_resync_wake_a_consumer_whatever_the_wake_batch(core: ModuleType) -> None:
+    known = FakeKnown(pod("k"))
+    fifo = core.DeltaFIFO(known_objects=known)
+    fifo.wake_batch = 1000
+    for action in (lambda: fifo.replace([pod("a")], "1"), fifo.resync):
+        got: list[Any] = []
+        consumer = threading.Thread(target=lambda g=got: g.append(pop_one(fifo)))
+        consumer.start()
+        time.sleep(0.05)  # let it block (the test holds either way)
+        action()
+        consumer.join(10)
+        assert not consumer.is_alive() and got
+        while len(fifo):
+            pop_one(fifo)
+
+
+def test_pop_calls_idle_once_before_it_would_wait(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    calls: list[int] = []
+    fifo.add(pod("a"))
+    fifo.pop(lambda deltas, initial: None, None, lambda: calls.append(1))
+    assert calls == []  # a key was queued: no waiting, no idle()
+
+    def idle() -> None:
+        calls.append(len(fifo))
+        fifo.add(pod("b"))  # idle() runs with the lock held and may queue
+
+    got = fifo.pop(lambda deltas, initial: meta_key(deltas), 5, idle)
+    assert calls == [0] and got == "default/b"
+    with pytest.raises(TimeoutError):
+        fifo.pop(lambda deltas, initial: None, 0.05, lambda: calls.append(-1))
+    assert calls == [0, -1]
+
+
+def test_wake_batch_is_at_least_one(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    assert fifo.wake_batch == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        fifo.wake_batch = 0
+    fifo.flush_wakeups()  # nothing held: nothing happens
+
+
 def test_close_wakes_a_blocked_pop(core: ModuleType) -> None:
     fifo = core.DeltaFIFO()
     errors: list[BaseException] = []
