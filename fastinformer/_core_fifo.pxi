@@ -515,10 +515,10 @@ cdef class DeltaFIFO:
 
     @property
     def wake_batch(self):
-        """How many keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, a producer that queues many keys in a row lets
-        the consumer sleep until that many are queued or it calls :meth:`flush_wakeups`,
-        which it must do before it waits for anything itself."""
+        """How many new keys a waiting consumer is left to sleep through (1, the default:
+        woken at the first). With more, it sleeps until that many keys are queued or
+        :meth:`flush_wakeups` is called, which the producer must do before it waits for
+        anything itself."""
         return self._wake_batch
 
     @wake_batch.setter

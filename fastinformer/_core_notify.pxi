@@ -144,9 +144,10 @@ cdef class NotificationBuffer:
 
     @property
     def wake_batch(self):
-        """How many keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, it sleeps until that many keys are pending or
-        :meth:`flush_wakeups` is called, which the producer must do before it waits."""
+        """How many new keys a waiting consumer is left to sleep through (1, the default:
+        woken at the first). With more, it sleeps until that many keys are queued or
+        :meth:`flush_wakeups` is called, which the producer must do before it waits for
+        anything itself."""
         return self._wake_batch
 
     @wake_batch.setter
@@ -161,7 +162,7 @@ cdef class NotificationBuffer:
             _store_unlock(self._lock)
 
     def flush_wakeups(self):
-        """Wake the waiting consumer if notes were put since it was last woken."""
+        """Wake a waiting consumer if keys were queued since it was last woken."""
         _store_lock(self._lock)
         try:
             self._wake_held_locked()

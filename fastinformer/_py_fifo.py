@@ -121,7 +121,47 @@ def _append(deltas: list[Delta], d: Delta, compress: bool) -> None:
     deltas[-1] = Delta(last.type, d.object) if d.type is _SYNC and last.type is not _SYNC else d
 
 
-class DeltaFIFO:
+
+class _WakeBatching:
+    """``wake_batch`` and ``flush_wakeups`` of a queue guarded by ``_lock``: its producer
+    counts in ``_held`` the wake-ups it skipped; ``_wake_consumer_locked`` wakes the
+    consumer if it waits."""
+
+    _lock: Any
+    _wake_batch: int
+    _held: int
+
+    @property
+    def wake_batch(self) -> int:
+        """How many new keys a waiting consumer is left to sleep through (1, the default:
+        woken at the first). With more, it sleeps until that many keys are queued or
+        :meth:`flush_wakeups` is called, which the producer must do before it waits for
+        anything itself."""
+        return self._wake_batch
+
+    @wake_batch.setter
+    def wake_batch(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("wake_batch must be at least 1")
+        with self._lock:
+            self._wake_batch = int(value)
+            self._wake_held_locked()
+
+    def flush_wakeups(self) -> None:
+        """Wake a waiting consumer if keys were queued since it was last woken."""
+        with self._lock:
+            self._wake_held_locked()
+
+    def _wake_held_locked(self) -> None:
+        if self._held:
+            self._held = 0
+            self._wake_consumer_locked()
+
+    def _wake_consumer_locked(self) -> None:
+        raise NotImplementedError
+
+
+class DeltaFIFO(_WakeBatching):
     """A queue of per-key deltas for informers, with client-go's DeltaFIFO semantics.
 
     Each key (``key_func(obj)``; tombstones key by their ``.key``) holds an ordered
@@ -360,32 +400,9 @@ class DeltaFIFO:
                     self._queue_action_locked(_SYNC, obj, key)
             self._wake_held_locked()
 
-    @property
-    def wake_batch(self) -> int:
-        """How many keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, a producer that queues many keys in a row lets
-        the consumer sleep until that many are queued or it calls :meth:`flush_wakeups`,
-        which it must do before it waits for anything itself."""
-        return self._wake_batch
-
-    @wake_batch.setter
-    def wake_batch(self, value: int) -> None:
-        if value < 1:
-            raise ValueError("wake_batch must be at least 1")
-        with self._lock:
-            self._wake_batch = int(value)
-            self._wake_held_locked()
-
-    def flush_wakeups(self) -> None:
-        """Wake a waiting consumer if keys were queued since it was last woken."""
-        with self._lock:
-            self._wake_held_locked()
-
-    def _wake_held_locked(self) -> None:
-        if self._held:
-            self._held = 0
-            if self._waiters:
-                self._cond.notify()
+    def _wake_consumer_locked(self) -> None:
+        if self._waiters:
+            self._cond.notify()
 
     # -- consumer -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastinformer._py_fifo import Delta, DeltaType
+from fastinformer._py_fifo import Delta, DeltaType, _WakeBatching
 from fastinformer._py_keys import meta_namespace_key
 from fastinformer.protocol import resource_version_of
 
@@ -47,7 +47,7 @@ class _Slot:
         self.dead = False
 
 
-class NotificationBuffer:
+class NotificationBuffer(_WakeBatching):
     """One handler's pending notifications: at most two per key, keys in arrival order.
 
     Merge rule per key: add+update -> add(newest); update+update -> update(first old,
@@ -132,32 +132,10 @@ class NotificationBuffer:
                 last.new = new
             # The key was pending, so the consumer is not waiting: no wake-up.
 
-    @property
-    def wake_batch(self) -> int:
-        """How many keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, it sleeps until that many keys are pending or
-        :meth:`flush_wakeups` is called, which the producer must do before it waits."""
-        return self._wake_batch
-
-    @wake_batch.setter
-    def wake_batch(self, value: int) -> None:
-        if value < 1:
-            raise ValueError("wake_batch must be at least 1")
-        with self._lock:
-            self._wake_batch = int(value)
-            self._wake_held_locked()
-
-    def flush_wakeups(self) -> None:
-        """Wake the waiting consumer if notes were put since it was last woken."""
-        with self._lock:
-            self._wake_held_locked()
-
-    def _wake_held_locked(self) -> None:
-        if self._held:
-            self._held = 0
-            if self._waiting:
-                self._waiting = False
-                self._wake.release()
+    def _wake_consumer_locked(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._wake.release()
 
     def prime(self) -> None:
         """Mark that every initial-list notification has been put."""

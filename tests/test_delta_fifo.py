@@ -600,13 +600,19 @@ def test_each_queued_key_wakes_one_of_several_blocked_pops(core: ModuleType) -> 
     assert sorted(got) == ["default/a", "default/b", "default/c"]
 
 
-def test_a_blocked_pop_sleeps_through_held_keys_until_a_flush(core: ModuleType) -> None:
-    fifo = core.DeltaFIFO()
-    fifo.wake_batch = 3
+def blocked_pop(fifo: Any) -> tuple[threading.Thread, list[Any]]:
+    """A thread blocked in ``pop_one(fifo)`` (given time to block) and its result list."""
     got: list[Any] = []
     consumer = threading.Thread(target=lambda: got.append(pop_one(fifo)))
     consumer.start()
-    time.sleep(0.05)  # let it block
+    time.sleep(0.05)  # let it block (the tests hold either way)
+    return consumer, got
+
+
+def test_a_blocked_pop_sleeps_through_held_keys_until_a_flush(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.wake_batch = 3
+    consumer, got = blocked_pop(fifo)
     fifo.add(pod("a"))
     fifo.add(pod("b"))
     consumer.join(0.2)
@@ -620,10 +626,7 @@ def test_a_blocked_pop_sleeps_through_held_keys_until_a_flush(core: ModuleType) 
 def test_the_wake_batch_th_key_wakes_a_blocked_pop(core: ModuleType) -> None:
     fifo = core.DeltaFIFO()
     fifo.wake_batch = 3
-    got: list[Any] = []
-    consumer = threading.Thread(target=lambda: got.append(pop_one(fifo)))
-    consumer.start()
-    time.sleep(0.05)  # let it block (the test holds either way)
+    consumer, _ = blocked_pop(fifo)
     for name in ("a", "b", "c"):
         fifo.add(pod(name))
     consumer.join(10)
@@ -636,10 +639,7 @@ def test_replace_and_resync_wake_a_consumer_whatever_the_wake_batch(core: Module
     fifo = core.DeltaFIFO(known_objects=known)
     fifo.wake_batch = 1000
     for action in (lambda: fifo.replace([pod("a")], "1"), fifo.resync):
-        got: list[Any] = []
-        consumer = threading.Thread(target=lambda g=got: g.append(pop_one(fifo)))
-        consumer.start()
-        time.sleep(0.05)  # let it block (the test holds either way)
+        consumer, got = blocked_pop(fifo)
         action()
         consumer.join(10)
         assert not consumer.is_alive() and got
