@@ -323,11 +323,10 @@ cdef class DeltaFIFO:
             self._items[key] = deltas
             self._queue.append(key)
             if self._waiters:
-                if self._held + 1 < self._wake_batch:
-                    self._held += 1  # the producer calls flush_wakeups() before it waits
-                else:
-                    self._held = 0
-                    self._cond.notify()
+                self._held += 1
+                if self._held >= self._wake_batch:
+                    self._wake_held_locked()
+                # else the producer calls flush_wakeups() before it waits
         else:
             _fifo_append(<list>deltas, d, self.compress)
         return 0
@@ -541,10 +540,12 @@ cdef class DeltaFIFO:
             self._lock.exit()
 
     cdef int _wake_held_locked(self) except -1:
-        if self._held:
+        """Wake as many waiting consumers as keys were queued without waking one."""
+        cdef Py_ssize_t held = self._held
+        if held:
             self._held = 0
             if self._waiters:
-                self._cond.notify()
+                self._cond.notify(held)
         return 0
 
     # -- consumer -------------------------------------------------------------

@@ -99,12 +99,10 @@ cdef class NotificationBuffer:
                 if initial:
                     self._initial_pending += 1
                 if self._waiting:
-                    if self._held + 1 < self._wake_batch:
-                        self._held += 1  # the producer calls flush_wakeups() before it waits
-                    else:
-                        self._held = 0
-                        self._waiting = False
-                        PyThread_release_lock(self._wake)
+                    self._held += 1
+                    if self._held >= self._wake_batch:
+                        self._wake_held_locked()
+                    # else the producer calls flush_wakeups() before it waits
                 return 0
             slot = <_Slot>found
             notes = slot.notes

@@ -153,11 +153,13 @@ class _WakeBatching:
             self._wake_held_locked()
 
     def _wake_held_locked(self) -> None:
-        if self._held:
+        held = self._held
+        if held:
             self._held = 0
-            self._wake_consumer_locked()
+            self._wake_consumers_locked(held)
 
-    def _wake_consumer_locked(self) -> None:
+    def _wake_consumers_locked(self, count: int) -> None:
+        """Wake up to ``count`` waiting consumers."""
         raise NotImplementedError
 
 
@@ -257,11 +259,10 @@ class DeltaFIFO(_WakeBatching):
             self._items[key] = [d]
             self._queue.append(key)
             if self._waiters:
-                if self._held + 1 < self._wake_batch:
-                    self._held += 1  # the producer calls flush_wakeups() before it waits
-                else:
-                    self._held = 0
-                    self._cond.notify()
+                self._held += 1
+                if self._held >= self._wake_batch:
+                    self._wake_held_locked()
+                # else the producer calls flush_wakeups() before it waits
         else:
             _append(deltas, d, self.compress)
 
@@ -400,9 +401,9 @@ class DeltaFIFO(_WakeBatching):
                     self._queue_action_locked(_SYNC, obj, key)
             self._wake_held_locked()
 
-    def _wake_consumer_locked(self) -> None:
+    def _wake_consumers_locked(self, count: int) -> None:
         if self._waiters:
-            self._cond.notify()
+            self._cond.notify(count)
 
     # -- consumer -------------------------------------------------------------
 

@@ -100,12 +100,10 @@ class NotificationBuffer(_WakeBatching):
                 if initial:
                     self._initial_pending += 1
                 if self._waiting:
-                    if self._held + 1 < self._wake_batch:
-                        self._held += 1  # the producer calls flush_wakeups() before it waits
-                    else:
-                        self._held = 0
-                        self._waiting = False
-                        self._wake.release()
+                    self._held += 1
+                    if self._held >= self._wake_batch:
+                        self._wake_held_locked()
+                    # else the producer calls flush_wakeups() before it waits
                 return
             notes = slot.notes
             last = notes[-1]
@@ -132,8 +130,8 @@ class NotificationBuffer(_WakeBatching):
                 last.new = new
             # The key was pending, so the consumer is not waiting: no wake-up.
 
-    def _wake_consumer_locked(self) -> None:
-        if self._waiting:
+    def _wake_consumers_locked(self, count: int) -> None:
+        if self._waiting:  # one consumer
             self._waiting = False
             self._wake.release()
 

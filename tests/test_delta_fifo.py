@@ -623,6 +623,22 @@ def test_a_blocked_pop_sleeps_through_held_keys_until_a_flush(core: ModuleType) 
     assert meta_key(got[0][0]) == "default/a"
 
 
+def test_a_flush_wakes_one_blocked_pop_per_held_key(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.wake_batch = 10
+    first, got_first = blocked_pop(fifo)
+    second, got_second = blocked_pop(fifo)
+    fifo.add(pod("a"))
+    fifo.add(pod("b"))
+    fifo.flush_wakeups()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive() and not second.is_alive()
+    assert sorted(meta_key(got[0][0]) for got in (got_first, got_second)) == [
+        "default/a", "default/b"
+    ]
+
+
 def test_the_wake_batch_th_key_wakes_a_blocked_pop(core: ModuleType) -> None:
     fifo = core.DeltaFIFO()
     fifo.wake_batch = 3

@@ -772,9 +772,12 @@ def test_shutdown_wakes_a_reader_blocked_on_the_raw_connection(
     assert len(reader_spy.readers) == 1
 
 
-def test_plain_watch_reads_waiting_bytes_before_blocking(
-    server: FakeAPIServer, monkeypatch: pytest.MonkeyPatch
+def test_a_plain_connection_takes_waiting_bytes_and_waits_only_when_none_are(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import io
+    import types
+
     import fastinformer.transport as transport_module
 
     calls: list[bytes | None] = []
@@ -786,12 +789,22 @@ def test_plain_watch_reads_waiting_bytes_before_blocking(
         return data
 
     monkeypatch.setattr(transport_module.core, "recv_waiting", spy)
-    events = [{"type": "ADDED", "n": i, "pad": "x" * 3000} for i in range(200)]
-    server.routes["/w"] = WatchReply.from_events(events)
-    resp = Transport(config(server.url)).request("GET", "/w", stream=True)
-    lines = list(iter_lines(resp, chunk_size=4096))
-    assert [json.loads(line)["n"] for line in lines] == list(range(200))
-    assert any(data for data in calls)  # bytes that were waiting were taken without recv
+    ours, theirs = socket.socketpair()
+    try:
+        response = types.SimpleNamespace(connection=types.SimpleNamespace(sock=ours))
+        waits: list[int] = []
+        read1 = transport_module._connection_read1(
+            cast(Any, response), io.BufferedReader(io.BytesIO(b"")), lambda: waits.append(1)
+        )
+        theirs.sendall(b"already here")
+        assert read1(100) == b""  # the (empty) file buffer first: it switches to the socket
+        assert read1(100) == b"already here" and calls == [b"already here"] and waits == []
+        threading.Timer(0.1, theirs.sendall, args=(b"later",)).start()
+        assert read1(100) == b"later"  # nothing waiting: before_wait, then a blocking recv
+        assert calls[1:] == [None] and waits == [1]
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def test_tls_watch_is_read_raw_and_its_connection_reused(
