@@ -30,8 +30,6 @@ cdef class DeltaFIFO:
     cdef _FifoRLock _lock
     cdef object _cond
     cdef Py_ssize_t _waiters
-    cdef Py_ssize_t _wake_batch
-    cdef Py_ssize_t _held
     cdef bint _closed
     cdef bint _populated
     cdef bint _processing
@@ -44,4 +42,3 @@ cdef class DeltaFIFO:
     cdef str _pop_key_locked(self)
     cdef int _requeue_locked(self, str key, list deltas) except -1
     cdef int _wait_locked(self, object timeout, double deadline) except -1
-    cdef int _wake_held_locked(self) except -1

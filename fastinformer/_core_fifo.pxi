@@ -277,8 +277,6 @@ cdef class DeltaFIFO:
         self._lock = _FifoRLock()
         self._cond = _fifo_threading.Condition(self._lock)
         self._waiters = 0
-        self._wake_batch = 1
-        self._held = 0
         self._closed = False
         self._populated = False
         self._processing = False
@@ -323,10 +321,7 @@ cdef class DeltaFIFO:
             self._items[key] = deltas
             self._queue.append(key)
             if self._waiters:
-                self._held += 1
-                if self._held >= self._wake_batch:
-                    self._wake_held_locked()
-                # else the producer calls flush_wakeups() before it waits
+                self._cond.notify()
         else:
             _fifo_append(<list>deltas, d, self.compress)
         return 0
@@ -482,7 +477,6 @@ cdef class DeltaFIFO:
             if not self._populated:
                 self._populated = True
                 self._initial_count = len(self._items)
-            self._wake_held_locked()  # a whole list is queued: no reason to hold back
         finally:
             self._lock.exit()
 
@@ -508,53 +502,15 @@ cdef class DeltaFIFO:
             for key, obj in pending:
                 if key not in self._items:
                     self._queue_action_locked(_FIFO_SYNC, obj, key)
-            self._wake_held_locked()
         finally:
             self._lock.exit()
-
-    @property
-    def wake_batch(self):
-        """How many new keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, it sleeps until that many keys are queued or
-        :meth:`flush_wakeups` is called, which the producer must do before it waits for
-        anything itself."""
-        return self._wake_batch
-
-    @wake_batch.setter
-    def wake_batch(self, Py_ssize_t value):
-        if value < 1:
-            raise ValueError("wake_batch must be at least 1")
-        self._lock.enter()
-        try:
-            self._wake_batch = value
-            self._wake_held_locked()
-        finally:
-            self._lock.exit()
-
-    def flush_wakeups(self):
-        """Wake a waiting consumer if keys were queued since it was last woken."""
-        self._lock.enter()
-        try:
-            self._wake_held_locked()
-        finally:
-            self._lock.exit()
-
-    cdef int _wake_held_locked(self) except -1:
-        """Wake as many waiting consumers as keys were queued without waking one."""
-        cdef Py_ssize_t held = self._held
-        if held:
-            self._held = 0
-            if self._waiters:
-                self._cond.notify(held)
-        return 0
 
     # -- consumer -------------------------------------------------------------
 
-    def pop(self, process, timeout=None, idle=None):
+    def pop(self, process, timeout=None):
         """Remove the first key and return ``process(deltas, is_in_initial_list)``.
 
-        Blocks until a key is queued (TimeoutError after ``timeout`` seconds); if it
-        has to wait, ``idle()`` (when given) is called first, with the lock held.
+        Blocks until a key is queued (TimeoutError after ``timeout`` seconds).
         ``process`` runs with the FIFO lock held. If it raises RequeueError, the
         deltas go back in front (or, if the key was queued again meanwhile, before
         the newer deltas) and ``err.err`` (or the RequeueError) is raised; any other
@@ -574,10 +530,6 @@ cdef class DeltaFIFO:
             while not self._items:
                 if self._closed:
                     raise FIFOClosedError("DeltaFIFO is closed")
-                if idle is not None:
-                    idle()
-                    idle = None
-                    continue  # idle() may have queued something
                 self._wait_locked(timeout, deadline)
             key = self._pop_key_locked()
             deltas = <list>self._items.pop(key)

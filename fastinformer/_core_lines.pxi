@@ -11,14 +11,6 @@ cdef extern from "<sys/socket.h>" nogil:
     ssize_t _ln_recv "recv"(int fd, void *buf, size_t n, int flags)
     int MSG_DONTWAIT
 
-cdef extern from "<poll.h>" nogil:
-    struct pollfd:
-        int fd
-        short events
-        short revents
-    int _ln_poll "poll"(pollfd *fds, unsigned long nfds, int timeout)
-    short POLLIN
-
 from os import strerror as os_strerror
 
 from fastinformer._py_lines import MAX_CHUNK_LINE, ChunkedEncodingError
@@ -313,22 +305,3 @@ def recv_waiting(sock, Py_ssize_t size):
     if got < size:
         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), got)
     return data
-
-
-def fd_readable(sock):
-    """Whether reading ``sock`` would return at once (bytes waiting, end of stream or an
-    error), asked of the kernel without waiting and without releasing the GIL. For a TLS
-    socket this only says that some bytes of the next record have arrived."""
-    cdef pollfd entry
-    cdef int got
-    entry.fd = sock.fileno()
-    if entry.fd < 0:
-        raise OSError(9, "fd_readable on a closed socket")
-    entry.events = POLLIN
-    entry.revents = 0
-    got = _ln_poll(&entry, 1, 0)
-    if got < 0:
-        if errno == EINTR:
-            return False
-        raise OSError(errno, os_strerror(errno))
-    return got > 0

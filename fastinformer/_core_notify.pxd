@@ -27,12 +27,9 @@ cdef class NotificationBuffer:
     cdef bint _busy
     cdef bint _busy_initial
     cdef bint _waiting
-    cdef Py_ssize_t _wake_batch
-    cdef Py_ssize_t _held
 
     cdef int _put(self, str key, int kind, object old, object new, bint initial) except -1
     cdef void _finish_locked(self) noexcept
-    cdef void _wake_held_locked(self) noexcept
     cdef _Note _next_locked(self)
     cdef _Note _take(self)
 

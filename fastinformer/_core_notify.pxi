@@ -64,7 +64,6 @@ cdef class NotificationBuffer:
         self._pending = {}
         self._queue = []
         self._head = 0
-        self._wake_batch = 1
 
     def __dealloc__(self):
         if self._lock != NULL:
@@ -99,10 +98,8 @@ cdef class NotificationBuffer:
                 if initial:
                     self._initial_pending += 1
                 if self._waiting:
-                    self._held += 1
-                    if self._held >= self._wake_batch:
-                        self._wake_held_locked()
-                    # else the producer calls flush_wakeups() before it waits
+                    self._waiting = False
+                    PyThread_release_lock(self._wake)
                 return 0
             slot = <_Slot>found
             notes = slot.notes
@@ -140,45 +137,10 @@ cdef class NotificationBuffer:
             raise ValueError(f"unknown notification kind {kind}")
         self._put(_store_str(key, "notification key"), kind, old, new, initial)
 
-    @property
-    def wake_batch(self):
-        """How many new keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, it sleeps until that many keys are queued or
-        :meth:`flush_wakeups` is called, which the producer must do before it waits for
-        anything itself."""
-        return self._wake_batch
-
-    @wake_batch.setter
-    def wake_batch(self, Py_ssize_t value):
-        if value < 1:
-            raise ValueError("wake_batch must be at least 1")
-        _store_lock(self._lock)
-        try:
-            self._wake_batch = value
-            self._wake_held_locked()
-        finally:
-            _store_unlock(self._lock)
-
-    def flush_wakeups(self):
-        """Wake a waiting consumer if keys were queued since it was last woken."""
-        _store_lock(self._lock)
-        try:
-            self._wake_held_locked()
-        finally:
-            _store_unlock(self._lock)
-
-    cdef void _wake_held_locked(self) noexcept:
-        if self._held:
-            self._held = 0
-            if self._waiting:
-                self._waiting = False
-                PyThread_release_lock(self._wake)
-
     def prime(self):
         """Mark that every initial-list notification has been put."""
         _store_lock(self._lock)
         self._primed = True
-        self._wake_held_locked()
         _store_unlock(self._lock)
 
     def stop(self):
@@ -364,11 +326,6 @@ cdef class DeltaDistributor:
             if not isinstance(b, NotificationBuffer):
                 raise TypeError(f"buffers must be NotificationBuffer, not {type(b).__name__}")
         self._buffers = checked
-
-    def flush_wakeups(self):
-        """:meth:`NotificationBuffer.flush_wakeups` of every buffer."""
-        for buffer in self._buffers:
-            (<NotificationBuffer>buffer).flush_wakeups()
 
     cdef str _key(self, object obj):
         if self.key_func is meta_namespace_key:

@@ -121,49 +121,7 @@ def _append(deltas: list[Delta], d: Delta, compress: bool) -> None:
     deltas[-1] = Delta(last.type, d.object) if d.type is _SYNC and last.type is not _SYNC else d
 
 
-
-class _WakeBatching:
-    """``wake_batch`` and ``flush_wakeups`` of a queue guarded by ``_lock``: its producer
-    counts in ``_held`` the wake-ups it skipped; ``_wake_consumer_locked`` wakes the
-    consumer if it waits."""
-
-    _lock: Any
-    _wake_batch: int
-    _held: int
-
-    @property
-    def wake_batch(self) -> int:
-        """How many new keys a waiting consumer is left to sleep through (1, the default:
-        woken at the first). With more, it sleeps until that many keys are queued or
-        :meth:`flush_wakeups` is called, which the producer must do before it waits for
-        anything itself."""
-        return self._wake_batch
-
-    @wake_batch.setter
-    def wake_batch(self, value: int) -> None:
-        if value < 1:
-            raise ValueError("wake_batch must be at least 1")
-        with self._lock:
-            self._wake_batch = int(value)
-            self._wake_held_locked()
-
-    def flush_wakeups(self) -> None:
-        """Wake a waiting consumer if keys were queued since it was last woken."""
-        with self._lock:
-            self._wake_held_locked()
-
-    def _wake_held_locked(self) -> None:
-        held = self._held
-        if held:
-            self._held = 0
-            self._wake_consumers_locked(held)
-
-    def _wake_consumers_locked(self, count: int) -> None:
-        """Wake up to ``count`` waiting consumers."""
-        raise NotImplementedError
-
-
-class DeltaFIFO(_WakeBatching):
+class DeltaFIFO:
     """A queue of per-key deltas for informers, with client-go's DeltaFIFO semantics.
 
     Each key (``key_func(obj)``; tombstones key by their ``.key``) holds an ordered
@@ -219,8 +177,6 @@ class DeltaFIFO(_WakeBatching):
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
-        self._wake_batch = 1
-        self._held = 0
         self._closed = False
         self._populated = False
         self._processing = False
@@ -259,10 +215,7 @@ class DeltaFIFO(_WakeBatching):
             self._items[key] = [d]
             self._queue.append(key)
             if self._waiters:
-                self._held += 1
-                if self._held >= self._wake_batch:
-                    self._wake_held_locked()
-                # else the producer calls flush_wakeups() before it waits
+                self._cond.notify()
         else:
             _append(deltas, d, self.compress)
 
@@ -377,7 +330,6 @@ class DeltaFIFO(_WakeBatching):
             if not self._populated:
                 self._populated = True
                 self._initial_count = len(self._items)
-            self._wake_held_locked()  # a whole list is queued: no reason to hold back
 
     def resync(self) -> None:
         """Queue ``Sync`` for every known object whose key has nothing queued.
@@ -399,24 +351,13 @@ class DeltaFIFO(_WakeBatching):
             for key, obj in pending:
                 if key not in self._items:
                     self._queue_action_locked(_SYNC, obj, key)
-            self._wake_held_locked()
-
-    def _wake_consumers_locked(self, count: int) -> None:
-        if self._waiters:
-            self._cond.notify(count)
 
     # -- consumer -------------------------------------------------------------
 
-    def pop(
-        self,
-        process: Callable[[list[Delta], bool], Any],
-        timeout: float | None = None,
-        idle: Callable[[], object] | None = None,
-    ) -> Any:
+    def pop(self, process: Callable[[list[Delta], bool], Any], timeout: float | None = None) -> Any:
         """Remove the first key and return ``process(deltas, is_in_initial_list)``.
 
-        Blocks until a key is queued (TimeoutError after ``timeout`` seconds); if it
-        has to wait, ``idle()`` (when given) is called first, with the lock held.
+        Blocks until a key is queued (TimeoutError after ``timeout`` seconds).
         ``process`` runs with the FIFO lock held. If it raises RequeueError, the
         deltas go back in front (or, if the key was queued again meanwhile, before
         the newer deltas) and ``err.err`` (or the RequeueError) is raised; any other
@@ -430,10 +371,6 @@ class DeltaFIFO(_WakeBatching):
             while not self._items:
                 if self._closed:
                     raise FIFOClosedError("DeltaFIFO is closed")
-                if idle is not None:
-                    idle()
-                    idle = None
-                    continue  # idle() may have queued something
                 self._wait_locked(timeout, deadline)
             key = self._queue.popleft()
             deltas = self._items.pop(key)

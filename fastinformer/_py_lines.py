@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from fastinformer.errors import FastInformerError
 
-__all__ = ["MAX_CHUNK_LINE", "ChunkedEncodingError", "LineReader", "fd_readable", "recv_waiting"]
+__all__ = ["MAX_CHUNK_LINE", "ChunkedEncodingError", "LineReader", "recv_waiting"]
 
 MAX_CHUNK_LINE = 4096
 """Longest chunk-size or trailer line accepted, in bytes (without its line ending)."""
@@ -286,14 +286,3 @@ def recv_waiting(sock: socket.socket, size: int) -> bytes | None:
         return os.read(fd, size)
     except (BlockingIOError, InterruptedError):
         return None
-
-
-def fd_readable(sock: socket.socket) -> bool:
-    """Whether reading ``sock`` would return at once (bytes waiting, end of stream or an
-    error), asked of the kernel without waiting and without releasing the GIL. For a TLS
-    socket this only says that some bytes of the next record have arrived."""
-    fd = sock.fileno()
-    if fd < 0:
-        raise OSError(9, "fd_readable on a closed socket")
-    readable, _, _ = select.select([fd], [], [], 0)
-    return bool(readable)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastinformer._py_fifo import Delta, DeltaType, _WakeBatching
+from fastinformer._py_fifo import Delta, DeltaType
 from fastinformer._py_keys import meta_namespace_key
 from fastinformer.protocol import resource_version_of
 
@@ -47,7 +47,7 @@ class _Slot:
         self.dead = False
 
 
-class NotificationBuffer(_WakeBatching):
+class NotificationBuffer:
     """One handler's pending notifications: at most two per key, keys in arrival order.
 
     Merge rule per key: add+update -> add(newest); update+update -> update(first old,
@@ -74,8 +74,6 @@ class NotificationBuffer(_WakeBatching):
         self._busy = False
         self._busy_initial = False
         self._waiting = False
-        self._wake_batch = 1
-        self._held = 0
 
     def __repr__(self) -> str:
         return f"<NotificationBuffer pending={len(self._pending)} stopped={self._stopped}>"
@@ -100,10 +98,8 @@ class NotificationBuffer(_WakeBatching):
                 if initial:
                     self._initial_pending += 1
                 if self._waiting:
-                    self._held += 1
-                    if self._held >= self._wake_batch:
-                        self._wake_held_locked()
-                    # else the producer calls flush_wakeups() before it waits
+                    self._waiting = False
+                    self._wake.release()
                 return
             notes = slot.notes
             last = notes[-1]
@@ -130,16 +126,10 @@ class NotificationBuffer(_WakeBatching):
                 last.new = new
             # The key was pending, so the consumer is not waiting: no wake-up.
 
-    def _wake_consumers_locked(self, count: int) -> None:
-        if self._waiting:  # one consumer
-            self._waiting = False
-            self._wake.release()
-
     def prime(self) -> None:
         """Mark that every initial-list notification has been put."""
         with self._lock:
             self._primed = True
-            self._wake_held_locked()
 
     def stop(self) -> None:
         """Drop what is pending and make :meth:`take` return None (after the current
@@ -298,11 +288,6 @@ class DeltaDistributor:
             if not isinstance(b, NotificationBuffer):
                 raise TypeError(f"buffers must be NotificationBuffer, not {type(b).__name__}")
         self._buffers = checked
-
-    def flush_wakeups(self) -> None:
-        """:meth:`NotificationBuffer.flush_wakeups` of every buffer."""
-        for buffer in self._buffers:
-            buffer.flush_wakeups()
 
     def __call__(self, deltas: Sequence[Delta], is_in_initial_list: bool) -> None:
         indexer = self.indexer

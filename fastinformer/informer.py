@@ -26,13 +26,6 @@ from fastinformer.store import Indexer, IndexFunc
 
 log = logging.getLogger("fastinformer.informer")
 
-WAKE_BATCH = 64
-"""How many keys the processing thread and each handler's thread may sleep through while
-their producer has more at hand (see ``DeltaFIFO.wake_batch``): the reflector flushes the
-FIFO's wake-ups before it waits for the server (or after each event, for a watch stream
-that cannot say when it waits), the processing thread flushes the handlers' before it
-waits for deltas. Fewer wake-ups mean fewer hand-offs of the GIL during bursts."""
-
 Transform = Callable[[Any], Any]
 KeyFunc = Callable[[Any], str]
 
@@ -78,7 +71,6 @@ class _Listener:
         self._on_delete = on_delete
         self.name = name
         self.buffer = NotificationBuffer()
-        self.buffer.wake_batch = WAKE_BATCH
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -152,9 +144,6 @@ class _TransformingStore:
     def resync(self) -> None:
         self._fifo.resync()
 
-    def flush_wakeups(self) -> None:
-        self._fifo.flush_wakeups()
-
 
 class SharedIndexInformer:
     """Lists and watches one resource into an indexed cache and notifies many handlers.
@@ -198,7 +187,6 @@ class SharedIndexInformer:
         self._key_func = key_func
         self._indexer = Indexer(key_func, dict(indexers or {}))
         self._fifo = DeltaFIFO(key_func, known_objects=self._indexer)
-        self._fifo.wake_batch = WAKE_BATCH
         store: Any = self._fifo if transform is None else _TransformingStore(self._fifo, transform)
         options = dict(reflector_options or {})
         options.setdefault("gc_pause", gc_paused)  # bulk decoding with the GC on is ~5x slower
@@ -367,10 +355,9 @@ class SharedIndexInformer:
         fifo = self._fifo
         pop = fifo.pop
         distribute = self._distribute
-        flush_handlers = distribute.flush_wakeups
         while not self._stop.is_set():
             try:
-                pop(distribute, None, flush_handlers)
+                pop(distribute)
             except FIFOClosedError:
                 return
             except Exception:

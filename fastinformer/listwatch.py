@@ -52,13 +52,7 @@ class HTTPWatchStream:
     any thread (the socket is shut down, so a blocked read returns at once; nothing
     further is yielded and the read error that follows is swallowed). A malformed line
     raises ``DecodeError``; a broken connection raises ``TransportError``.
-
-    ``before_wait`` (set it before iterating) is called on the iterating thread before
-    each read that may wait for the server, once every event already received has been
-    yielded (see :func:`~fastinformer.transport.iter_lines`).
     """
-
-    before_wait: Callable[[], object] | None = None
 
     def __init__(
         self,
@@ -96,7 +90,7 @@ class HTTPWatchStream:
 
         ended_cleanly = False
         try:
-            for line in iter_lines(self._response, self._chunk_size, self.before_wait):
+            for line in iter_lines(self._response, self._chunk_size):
                 if self._closed:
                     break
                 yield decode(line)

@@ -286,7 +286,6 @@ class Reflector:
         # Guarded by _lock: the open stream, run()'s flag, and rule 4's idle watch.
         self._lock = threading.Lock()
         self._stream: WatchStream | None = None
-        self._stream_flushes = False  # whether the open stream calls the store's flush_wakeups
         self._running = False
         self._initial_last_event: float | None = None
         self._initial_idle_expired = False
@@ -570,7 +569,6 @@ class Reflector:
             count, error = self._consume(stop, opened.events)
         finally:
             self._unregister_stream(opened.stream)
-            self._flush_store()
         if stop.is_set():
             return False
         return self._after_watch(stop, error, count, self._clock.now() - opened.started)
@@ -581,9 +579,6 @@ class Reflector:
         """Apply events to the store until the watch ends; return (events seen, error)."""
         store = self._store
         add, update, delete = store.add, store.update, store.delete
-        # A store holding back wake-ups is flushed after each event unless the stream
-        # does it before waiting for the server (see _register_stream).
-        flush_each = None if self._stream_flushes else getattr(store, "flush_wakeups", None)
         metrics = self._metrics
         count = 0
         try:
@@ -613,8 +608,6 @@ class Reflector:
                             etype,
                             rv,
                         )
-                if flush_each is not None:
-                    flush_each()
                 if rv:
                     self._last_sync_rv = rv
                 count += 1
@@ -680,24 +673,13 @@ class Reflector:
         return self._gc_pause() if self._gc_pause is not None else contextlib.nullcontext()
 
     def _register_stream(self, stream: WatchStream, stop: threading.Event) -> bool:
-        """Make ``stream`` closable by the supervisor; False (and closed) if stopping.
-        A store that holds back wake-ups (``flush_wakeups``) gets them flushed by a stream
-        that can call back before waiting for the server (``before_wait``)."""
-        flush = getattr(self._store, "flush_wakeups", None)
-        self._stream_flushes = flush is not None and hasattr(stream, "before_wait")
-        if self._stream_flushes:
-            setattr(stream, "before_wait", flush)  # noqa: B010 - an optional capability
+        """Make ``stream`` closable by the supervisor; False (and closed) if stopping."""
         with self._lock:
             self._stream = stream
         if stop.is_set():
             self._unregister_stream(stream)
             return False
         return True
-
-    def _flush_store(self) -> None:
-        flush = getattr(self._store, "flush_wakeups", None)
-        if flush is not None:
-            flush()
 
     def _unregister_stream(self, stream: WatchStream) -> None:
         with self._lock:

@@ -524,11 +524,7 @@ class Transport:
         self.close()
 
 
-def iter_lines(
-    response: Response,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    before_wait: Callable[[], object] | None = None,
-) -> Iterator[bytes]:
+def iter_lines(response: Response, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
     """An iterator over the non-empty lines of a streamed body, as they arrive.
 
     A chunked, unencoded urllib3 response that nothing has read yet (a watch) is read
@@ -545,17 +541,13 @@ def iter_lines(
     A chunked body cut before its terminal chunk, malformed framing and read failures
     (including a socket shut down by :func:`shutdown_response`) raise
     :class:`TransportError`, after every complete line.
-
-    ``before_wait()``, if given, is called before each read that may have to wait for the
-    server (all bytes already received having been yielded as lines): a consumer that
-    holds back work while more lines are at hand flushes it there.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     raw = _unread_chunked_body(response)
     if raw is not None:
-        return _iter_framed_lines(response, raw, chunk_size, before_wait)
-    return _iter_split_lines(response, chunk_size, before_wait)
+        return _iter_framed_lines(response, raw, chunk_size)
+    return _iter_split_lines(response, chunk_size)
 
 
 def _unread_chunked_body(response: Response) -> http.client.HTTPResponse | None:
@@ -589,9 +581,7 @@ def _unread_chunked_body(response: Response) -> http.client.HTTPResponse | None:
     return raw
 
 
-def _connection_read1(
-    response: Response, fp: Any, before_wait: Callable[[], object] | None = None
-) -> Callable[[int], bytes]:
+def _connection_read1(response: Response, fp: Any) -> Callable[[int], bytes]:
     """``read1`` of the connection under ``response``: its buffered socket file ``fp``
     until the file's buffer is empty, then the socket's ``recv`` directly (a system call
     without the Python-level file layers), when the connection has a plain or TLS socket.
@@ -600,49 +590,22 @@ def _connection_read1(
     (:func:`~fastinformer._py_lines.recv_waiting`); ``recv``, which waits with the GIL
     released, is called only when nothing is waiting. During a burst the reading thread
     then keeps the GIL between reads instead of handing it to the informer's other threads
-    once per read. A TLS socket is always read through ``recv``.
-
-    ``before_wait()`` is called before a read unless bytes are known to be waiting (on a
-    TLS socket: decrypted bytes pending, or the kernel holding some of the next record)."""
+    once per read. A TLS socket is always read through ``recv``."""
     sock = getattr(getattr(response, "connection", None), "sock", None)
     read1: Callable[[int], bytes] = fp.read1
     if not isinstance(sock, socket.socket):
-        if before_wait is None:
-            return read1
-        file_read1 = read1
-
-        def read1_after_hook(n: int) -> bytes:
-            before_wait()
-            return file_read1(n)
-
-        return read1_after_hook
+        return read1
     recv: Callable[[int], bytes] = sock.recv
-    fd_readable = core.fd_readable
     if not isinstance(sock, ssl.SSLSocket):
         recv_waiting = core.recv_waiting
         blocking_recv = recv
 
         def recv(n: int) -> bytes:
-            data: bytes | None = recv_waiting(sock, n)
-            if data is None:
-                if before_wait is not None:
-                    before_wait()
-                data = blocking_recv(n)
-            return data
-
-    elif before_wait is not None:
-        tls_sock = sock
-        tls_recv = recv
-
-        def recv(n: int) -> bytes:
-            if not tls_sock.pending() and not fd_readable(tls_sock):
-                before_wait()
-            return tls_recv(n)
+            data = recv_waiting(sock, n)
+            return blocking_recv(n) if data is None else data
 
     def buffered_then_recv(n: int) -> bytes:
         nonlocal read1
-        if before_wait is not None and read1 is not recv and not fd_readable(sock):
-            before_wait()  # the file's buffer may be empty: a read could wait
         data = read1(n)
         if len(data) < n:  # fewer than asked: the file's buffer is empty from now on
             read1 = recv
@@ -652,13 +615,10 @@ def _connection_read1(
 
 
 def _iter_framed_lines(
-    response: Response,
-    raw: http.client.HTTPResponse,
-    chunk_size: int,
-    before_wait: Callable[[], object] | None,
+    response: Response, raw: http.client.HTTPResponse, chunk_size: int
 ) -> Iterator[bytes]:
     """Lines of the chunked body of ``raw``, read straight from the connection."""
-    reader = LineReader(_connection_read1(response, raw.fp, before_wait), True, chunk_size)
+    reader = LineReader(_connection_read1(response, raw.fp), True, chunk_size)
     try:
         yield from reader
     except (OSError, ValueError, Urllib3HTTPError) as exc:
@@ -671,13 +631,11 @@ def _iter_framed_lines(
         raw.close()  # as urllib3 does after the last chunk: the connection is reusable
 
 
-def _iter_split_lines(
-    response: Response, chunk_size: int, before_wait: Callable[[], object] | None
-) -> Iterator[bytes]:
+def _iter_split_lines(response: Response, chunk_size: int) -> Iterator[bytes]:
     """Lines of a body read through urllib3's ``read1`` (see :func:`_iter_chunks`)."""
     pending: list[bytes] = []
     try:
-        for chunk in _iter_chunks(response, chunk_size, before_wait):
+        for chunk in _iter_chunks(response, chunk_size):
             parts = chunk.split(b"\n")
             if len(parts) == 1:
                 pending.append(chunk)
@@ -698,18 +656,13 @@ def _iter_split_lines(
         yield b"".join(pending)
 
 
-def _iter_chunks(
-    response: Response, chunk_size: int, before_wait: Callable[[], object] | None = None
-) -> Iterator[bytes]:
-    """The body as it arrives, decoded: one piece per ``read1`` (at most one HTTP chunk),
-    ``before_wait()`` before each.
+def _iter_chunks(response: Response, chunk_size: int) -> Iterator[bytes]:
+    """The body as it arrives, decoded: one piece per ``read1`` (at most one HTTP chunk).
 
     urllib3's ``read1`` goes through http.client's own chunk state, so it is right even
     after part of the body was read with ``read()``, and it undoes a content coding.
     """
     while True:
-        if before_wait is not None:
-            before_wait()
         chunk = response.read1(chunk_size)
         if not chunk:
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 from types import ModuleType
 from typing import Any
 
@@ -160,65 +159,6 @@ def test_take_blocks_until_a_put_from_another_thread(core: ModuleType) -> None:
     buf.put("a", ADD, None, "a", False)
     t.join(10)
     assert got == [(ADD, None, "a", False)]
-
-
-def test_a_blocked_take_sleeps_through_held_notes_until_a_flush(core: ModuleType) -> None:
-    buf = core.NotificationBuffer()
-    buf.wake_batch = 3
-    got: list[Any] = []
-    t = threading.Thread(target=lambda: got.append(buf.take()))
-    t.start()
-    time.sleep(0.05)  # let it block (the test holds either way)
-    buf.put("a", ADD, None, "a", False)
-    buf.put("b", ADD, None, "b", False)
-    t.join(0.2)
-    assert t.is_alive() and got == []  # two keys held: still asleep
-    buf.flush_wakeups()
-    t.join(10)
-    assert got == [(ADD, None, "a", False)]
-    buf.stop()
-
-
-def test_the_wake_batch_th_key_or_prime_wakes_a_blocked_take(core: ModuleType) -> None:
-    for wake in ("third key", "prime"):
-        buf = core.NotificationBuffer()
-        buf.wake_batch = 3
-        got: list[Any] = []
-        t = threading.Thread(target=lambda b=buf, g=got: g.append(b.take()))
-        t.start()
-        time.sleep(0.05)  # let it block (the test holds either way)
-        buf.put("a", ADD, None, "a", True)
-        buf.put("b", ADD, None, "b", True)
-        if wake == "prime":
-            buf.prime()
-        else:
-            buf.put("c", ADD, None, "c", True)
-        t.join(10)
-        assert not t.is_alive() and got == [(ADD, None, "a", True)], wake
-        buf.stop()
-
-
-def test_the_distributor_flushes_every_buffer(core: ModuleType) -> None:
-    buffers = [core.NotificationBuffer() for _ in range(2)]
-    threads = []
-    got: list[Any] = []
-    for buf in buffers:
-        buf.wake_batch = 100
-        threads.append(threading.Thread(target=lambda b=buf: got.append(b.take())))
-        threads[-1].start()
-    time.sleep(0.05)  # let them block (the test holds either way)
-    dist = core.DeltaDistributor(core.Indexer())
-    dist.buffers = buffers
-    dist([core.Delta("Added", pod("a"))], False)
-    for t in threads:
-        t.join(0.1)
-    assert got == []
-    dist.flush_wakeups()
-    for t in threads:
-        t.join(10)
-    assert [n[0] for n in got] == [ADD, ADD]
-    with pytest.raises(ValueError, match="at least 1"):
-        buffers[0].wake_batch = 0
 
 
 def test_stop_wakes_a_blocked_take(core: ModuleType) -> None:

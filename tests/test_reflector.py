@@ -30,7 +30,6 @@ from tests.fake_listwatch import (
     REJECTED,
     SUPPORTED,
     FakeListerWatcher,
-    FakeWatchStream,
     RecordingStore,
     StreamFault,
     too_large_error,
@@ -1001,47 +1000,3 @@ def test_random_writes_and_faults_end_with_the_servers_exact_state(
     assert not (deleted & set(final)), "a delete was lost"
     assert h.store.violations == []
     assert len(h.errors) >= 5 and fake.count("watch") >= 5, "the faults never hit the reflector"
-
-
-class FlushingStore(RecordingStore):
-    """A store that holds back wake-ups (like the informer's DeltaFIFO) and logs flushes."""
-
-    def flush_wakeups(self) -> None:
-        with self.lock:
-            self.ops.append(("flush", ""))
-
-
-def test_a_store_holding_wake_ups_is_flushed_after_each_event_of_a_plain_stream(
-    harness: MakeHarness,
-) -> None:
-    fake = populated(1)
-    h = harness(fake, store=FlushingStore(), use_streaming_list=False).start()
-    assert fake.wait_for_open_watch()
-    fake.create("a")
-    fake.update("a", {"changed": "yes"})
-    assert h.synced()
-    assert wait_for(lambda: h.store.ops[-1] == ("flush", ""))
-    ops = [op for op in h.store.ops if op[0] != "replace"]
-    assert ops == [("add", "default/a"), ("flush", ""), ("update", "default/a"), ("flush", "")]
-
-
-def test_a_stream_that_can_call_back_before_waiting_flushes_the_store_itself(
-    harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(FakeWatchStream, "before_wait", None, raising=False)
-    fake = populated(1)
-    store = FlushingStore()
-    h = harness(fake, store=store, use_streaming_list=False).start()
-    assert fake.wait_for_open_watch()
-    fake.create("a")
-    fake.update("a", {"changed": "yes"})
-    assert h.synced()
-    with fake._cond:
-        streams = list(fake._streams)
-    assert [s.before_wait for s in streams] == [store.flush_wakeups]
-    assert [op for op in store.ops if op[0] != "replace"] == [
-        ("add", "default/a"),
-        ("update", "default/a"),
-    ]
-    fake.end_watches()  # the watch ends: the reflector flushes once, then watches again
-    assert wait_for(lambda: ("flush", "") in store.ops)

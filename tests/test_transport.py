@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.utils
 import gzip
 import itertools
@@ -49,7 +48,6 @@ from tests.fake_apiserver import (
     make_pki_without_ip,
     status_body,
 )
-from tests.fake_listwatch import wait_for
 
 TOKEN = "s3cr3t-t0ken-value"
 
@@ -772,7 +770,7 @@ def test_shutdown_wakes_a_reader_blocked_on_the_raw_connection(
     assert len(reader_spy.readers) == 1
 
 
-def test_a_plain_connection_takes_waiting_bytes_and_waits_only_when_none_are(
+def test_a_plain_connection_takes_waiting_bytes_and_blocks_only_when_none_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import io
@@ -792,16 +790,15 @@ def test_a_plain_connection_takes_waiting_bytes_and_waits_only_when_none_are(
     ours, theirs = socket.socketpair()
     try:
         response = types.SimpleNamespace(connection=types.SimpleNamespace(sock=ours))
-        waits: list[int] = []
         read1 = transport_module._connection_read1(
-            cast(Any, response), io.BufferedReader(io.BytesIO(b"")), lambda: waits.append(1)
+            cast(Any, response), io.BufferedReader(io.BytesIO(b""))
         )
         theirs.sendall(b"already here")
         assert read1(100) == b""  # the (empty) file buffer first: it switches to the socket
-        assert read1(100) == b"already here" and calls == [b"already here"] and waits == []
+        assert read1(100) == b"already here" and calls == [b"already here"]
         threading.Timer(0.1, theirs.sendall, args=(b"later",)).start()
-        assert read1(100) == b"later"  # nothing waiting: before_wait, then a blocking recv
-        assert calls[1:] == [None] and waits == [1]
+        assert read1(100) == b"later"  # nothing was waiting: a blocking recv got it
+        assert calls[1:] == [None]
     finally:
         ours.close()
         theirs.close()
@@ -824,31 +821,6 @@ def test_tls_watch_is_read_raw_and_its_connection_reused(
     assert transport.request("GET", "/version").status == 200
     assert transport.pool.connection_from_url(tls_server.url).num_connections == 1
     assert len(reader_spy.readers) == 1
-
-
-@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-def test_before_wait_runs_once_every_received_line_was_yielded(
-    tls: bool, server: FakeAPIServer, tls_server: FakeAPIServer, pki: PKI
-) -> None:
-    srv = tls_server if tls else server
-    srv.routes["/w"] = WatchReply([b'{"a":1}\n', b'{"b":2}\n{"c":3}\n'], hold=True)
-    extra = {"ssl_ca_cert": str(pki.ca_cert)} if tls else {}
-    resp = Transport(config(srv.url, **extra)).request("GET", "/w", stream=True)
-    got: list[bytes] = []
-    calls: list[int] = []
-
-    def consume() -> None:
-        with contextlib.suppress(TransportError):
-            for line in iter_lines(resp, before_wait=lambda: calls.append(len(got))):
-                got.append(line)
-
-    thread = threading.Thread(target=consume, daemon=True)
-    thread.start()
-    assert wait_for(lambda: len(got) == 3 and calls and calls[-1] == 3)
-    assert calls == sorted(calls)  # never called with lines received but not yet yielded
-    shutdown_response(resp)
-    thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_malformed_chunk_framing_is_a_transport_error(reader_spy: _ReaderSpy) -> None:
