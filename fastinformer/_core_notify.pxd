@@ -41,6 +41,5 @@ cdef class DeltaDistributor:
     cdef tuple _buffers
     cdef public bint full_list_applied
 
-    cdef str _key(self, object obj)
     cdef int _apply(self, list batch, bint initial) except -1
 

@@ -327,14 +327,6 @@ cdef class DeltaDistributor:
                 raise TypeError(f"buffers must be NotificationBuffer, not {type(b).__name__}")
         self._buffers = checked
 
-    cdef str _key(self, object obj):
-        if self.key_func is meta_namespace_key:
-            return meta_namespace_key(obj)
-        key = self.key_func(obj)
-        if not isinstance(key, str):
-            raise TypeError(f"key_func returned {type(key).__name__}, expected str")
-        return <str>key
-
     def __call__(self, deltas, bint is_in_initial_list):
         cdef list batch = deltas if type(deltas) is list else list(deltas)
         cdef Py_ssize_t n = len(batch)
@@ -370,7 +362,7 @@ cdef class DeltaDistributor:
                 md = _store_key_metadata(obj)
                 key = _store_default_key(obj, md)
             else:
-                key = self._key(obj)
+                key = _store_call_key(self.key_func, obj)
             if d._code == _FIFO_DELETED:
                 if fast:
                     store._remove(key)
@@ -379,19 +371,18 @@ cdef class DeltaDistributor:
                 for j in range(nb):
                     (<NotificationBuffer>buffers[j])._put(key, _NOTE_DELETE, None, obj, False)
                 continue
-            old = store._get(key) if fast else indexer.get_by_key(key)
-            if old is None:
-                if fast:
-                    store._put_read(key, obj, md)
-                else:
+            if fast:  # one look-up and one lock: the store hands back what it replaced
+                old = store._put_read(key, obj, md)
+            else:
+                old = indexer.get_by_key(key)
+                if old is None:
                     indexer.add(obj)
+                else:
+                    indexer.update(obj)
+            if old is None:
                 for j in range(nb):
                     (<NotificationBuffer>buffers[j])._put(key, _NOTE_ADD, None, obj, initial)
                 continue
-            if fast:
-                store._put_read(key, obj, md)
-            else:
-                indexer.update(obj)
             if d._code == _FIFO_REPLACED:
                 rv = _notify_rv_of(obj)
                 if rv and rv == _notify_rv_of(old):

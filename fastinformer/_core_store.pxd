@@ -38,7 +38,7 @@ cdef class ThreadSafeStore:
     cdef list _indices
 
     cdef int _put(self, str key, object obj) except -1
-    cdef int _put_read(self, str key, object obj, object md) except -1
+    cdef object _put_read(self, str key, object obj, object md)
     cdef int _remove(self, str key) except -1
     cdef int _replace(self, dict objs) except -1
     cdef object _get(self, str key)

@@ -89,6 +89,17 @@ cdef inline object _store_metadata(object obj, object md):
     return md
 
 
+cdef inline str _store_call_key(object key_func, object obj):
+    """``key_func(obj)``, which must return a ``str`` (``TypeError`` otherwise); the
+    default key function is called without going through Python."""
+    if key_func is meta_namespace_key:
+        return meta_namespace_key(obj)
+    key = key_func(obj)
+    if not isinstance(key, str):
+        raise TypeError(f"key_func returned {type(key).__name__}, expected str")
+    return <str>key
+
+
 cdef inline list _store_as_list(object values):
     if values is None:
         return []
@@ -480,11 +491,13 @@ cdef class ThreadSafeStore:
 
     cdef int _put(self, str key, object obj) except -1:
         """Insert or replace; index values are computed before taking the lock."""
-        return self._put_read(key, obj, _MD_UNREAD)
+        self._put_read(key, obj, _MD_UNREAD)
+        return 0
 
-    cdef int _put_read(self, str key, object obj, object md) except -1:
+    cdef object _put_read(self, str key, object obj, object md):
         """``_put`` of an object whose metadata ``md`` the caller already read (or
-        ``_MD_UNREAD``), so that the built-in index functions do not read it again."""
+        ``_MD_UNREAD``), so that the built-in index functions do not read it again.
+        Returns the object replaced, or ``None`` when ``key`` was new."""
         cdef tuple funcs, new_vals, old_slots
         cdef list indices, slots
         cdef object found, old_obj
@@ -505,10 +518,10 @@ cdef class ThreadSafeStore:
                     entry = _store_new_entry(key, obj)
                     entry.buckets = _store_slots_add(indices, new_vals, entry)
                     self._items[key] = entry
-                    return 0
+                    return None
                 entry = <_StoreEntry>found
-                # The replaced object stays referenced until the lock is released, so
-                # that no finaliser runs while it is held.
+                # The replaced object stays referenced until the lock is released (and
+                # goes back to the caller), so that no finaliser runs while it is held.
                 old_obj = entry.obj
                 entry.obj = obj
                 old_slots = entry.buckets
@@ -523,7 +536,7 @@ cdef class ThreadSafeStore:
                     slots[i] = _store_slot_add(index, new_vals[i], entry)
                 if slots is not None:
                     entry.buckets = tuple(slots)
-                return 0
+                return old_obj
             finally:
                 _store_unlock(self._lock)
 
@@ -719,12 +732,7 @@ cdef class Indexer:
         return key in self._store
 
     cdef str _key(self, object obj):
-        if self._default_key:
-            return meta_namespace_key(obj)
-        key = self._key_func(obj)
-        if not isinstance(key, str):
-            raise TypeError(f"key_func returned {type(key).__name__}, expected str")
-        return <str>key
+        return _store_call_key(self._key_func, obj)
 
     cdef int _put_obj(self, object obj) except -1:
         """Store ``obj`` under its key. With the default key function, ``metadata`` is
@@ -733,7 +741,8 @@ cdef class Indexer:
         if not self._default_key:
             return self._store._put(self._key(obj), obj)
         md = _store_key_metadata(obj)
-        return self._store._put_read(_store_default_key(obj, md), obj, md)
+        self._store._put_read(_store_default_key(obj, md), obj, md)
+        return 0
 
     def add(self, obj):
         """Store ``obj`` under its key; same as :meth:`update`."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastinformer._py_fifo import Delta, DeltaType
 from fastinformer._py_keys import meta_namespace_key
+from fastinformer._py_store import _call_key
 from fastinformer.protocol import resource_version_of
 
 __all__ = ["NOTE_ADD", "NOTE_DELETE", "NOTE_UPDATE", "DeltaDistributor", "NotificationBuffer"]
@@ -298,9 +299,7 @@ class DeltaDistributor:
             buffers = self._buffers
             for d in deltas:
                 obj = d.object
-                key = key_func(obj)
-                if not isinstance(key, str):
-                    raise TypeError(f"key_func returned {type(key).__name__}, expected str")
+                key = _call_key(key_func, obj)
                 if d.type == DeltaType.DELETED:
                     indexer.delete(obj)
                     for b in buffers:

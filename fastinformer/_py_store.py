@@ -188,6 +188,14 @@ def _check_key(key: Any) -> str:
     return _check_str(key, "store key")
 
 
+def _call_key(key_func: Callable[[Any], Any], obj: Any) -> str:
+    """``key_func(obj)``, which must return a ``str`` (``TypeError`` otherwise)."""
+    key = key_func(obj)
+    if not isinstance(key, str):
+        raise TypeError(f"key_func returned {type(key).__name__}, expected str")
+    return key
+
+
 class ThreadSafeStore:
     """A map of ``key -> object`` with secondary indexes, safe for concurrent use.
 
@@ -441,10 +449,7 @@ class Indexer:
         return key in self._store
 
     def _key(self, obj: Any) -> str:
-        key = self._key_func(obj)
-        if not isinstance(key, str):
-            raise TypeError(f"key_func returned {type(key).__name__}, expected str")
-        return key
+        return _call_key(self._key_func, obj)
 
     def add(self, obj: Any) -> None:
         """Store ``obj`` under its key; same as :meth:`update`."""
