@@ -18,6 +18,8 @@ from cpython.pythread cimport (
     PyThread_type_lock,
 )
 from cpython.ref cimport Py_INCREF
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from fastinformer._py_store import IndexNotFoundError
@@ -365,8 +367,24 @@ cdef void _store_release_buckets(list indices) noexcept:
             (<_StoreBucket>bucket).entries.clear()
 
 
-cdef inline list _store_objects(set entries):
-    return [(<_StoreEntry>e).obj for e in entries]
+cdef extern from "Python.h":
+    int _PySet_NextEntry(object s, Py_ssize_t *pos, PyObject **key, Py_hash_t *hash)
+
+
+cdef list _store_objects(set entries):
+    """The objects of ``entries`` (under the store's lock: the set cannot change)."""
+    cdef Py_ssize_t n = len(entries), i = 0, pos = 0
+    cdef PyObject *e
+    cdef Py_hash_t digest
+    cdef list out = PyList_New(n)
+    while i < n and _PySet_NextEntry(entries, &pos, &e, &digest):
+        obj = (<_StoreEntry>e).obj
+        Py_INCREF(obj)
+        PyList_SET_ITEM(out, i, obj)
+        i += 1
+    if i != n:
+        raise RuntimeError("store index changed while read")
+    return out
 
 
 # -- the store ------------------------------------------------------------------------
