@@ -8,19 +8,20 @@ cdef class RateLimiter:
     cpdef Py_ssize_t num_requeues(self, object item) except -1
 
 
-cdef class ItemExponentialFailureRateLimiter(RateLimiter):
-    cdef readonly double base_delay
-    cdef readonly double max_delay
+cdef class _ItemFailureRateLimiter(RateLimiter):
     cdef dict _failures
     cdef PyThread_type_lock _lock
 
 
-cdef class ItemFastSlowRateLimiter(RateLimiter):
+cdef class ItemExponentialFailureRateLimiter(_ItemFailureRateLimiter):
+    cdef readonly double base_delay
+    cdef readonly double max_delay
+
+
+cdef class ItemFastSlowRateLimiter(_ItemFailureRateLimiter):
     cdef readonly double fast_delay
     cdef readonly double slow_delay
     cdef readonly Py_ssize_t max_fast_attempts
-    cdef dict _failures
-    cdef PyThread_type_lock _lock
 
 
 cdef class BucketRateLimiter(RateLimiter):

@@ -80,25 +80,6 @@ cdef inline Py_ssize_t _rl_count_failure(
     return before
 
 
-cdef inline Py_ssize_t _rl_failures(PyThread_type_lock lock, dict failures, object item) except -1:
-    cdef object seen
-    _rl_lock(lock)
-    try:
-        seen = failures.get(item)
-    finally:
-        PyThread_release_lock(lock)
-    return 0 if seen is None else <Py_ssize_t>seen
-
-
-cdef inline int _rl_forget(PyThread_type_lock lock, dict failures, object item) except -1:
-    _rl_lock(lock)
-    try:
-        failures.pop(item, None)
-    finally:
-        PyThread_release_lock(lock)
-    return 0
-
-
 cdef class RateLimiter:
     """Base class of the built-in limiters; subclass it, or pass any object with
     ``when``, ``forget`` and ``num_requeues``."""
@@ -116,8 +97,9 @@ cdef class RateLimiter:
         raise NotImplementedError(f"{type(self).__name__}.num_requeues is not implemented")
 
 
-cdef class ItemExponentialFailureRateLimiter(RateLimiter):
-    """Per-item exponential backoff: ``base_delay * 2**failures``, capped at ``max_delay``."""
+cdef class _ItemFailureRateLimiter(RateLimiter):
+    """Base of the limiters that count failures per item: ``forget`` and
+    ``num_requeues`` read the counts, kept under the limiter's own lock."""
 
     def __cinit__(self, *args, **kwargs):
         self._lock = _rl_new_lock()
@@ -126,6 +108,28 @@ cdef class ItemExponentialFailureRateLimiter(RateLimiter):
     def __dealloc__(self):
         if self._lock != NULL:
             PyThread_free_lock(self._lock)
+
+    cpdef forget(self, object item):
+        """Reset ``item`` to no failures."""
+        _rl_lock(self._lock)
+        try:
+            self._failures.pop(item, None)
+        finally:
+            PyThread_release_lock(self._lock)
+
+    cpdef Py_ssize_t num_requeues(self, object item) except -1:
+        """Failures of ``item`` since it was last forgotten."""
+        cdef object seen
+        _rl_lock(self._lock)
+        try:
+            seen = self._failures.get(item)
+        finally:
+            PyThread_release_lock(self._lock)
+        return 0 if seen is None else <Py_ssize_t>seen
+
+
+cdef class ItemExponentialFailureRateLimiter(_ItemFailureRateLimiter):
+    """Per-item exponential backoff: ``base_delay * 2**failures``, capped at ``max_delay``."""
 
     def __init__(self, base_delay, max_delay):
         self.base_delay = _rl_seconds("base_delay", base_delay)
@@ -136,31 +140,15 @@ cdef class ItemExponentialFailureRateLimiter(RateLimiter):
         cdef Py_ssize_t exponent = _rl_count_failure(self._lock, self._failures, item)
         return _rl_backoff(self.base_delay, self.max_delay, exponent)
 
-    cpdef forget(self, object item):
-        """Reset ``item`` to no failures."""
-        _rl_forget(self._lock, self._failures, item)
-
-    cpdef Py_ssize_t num_requeues(self, object item) except -1:
-        """Failures of ``item`` since it was last forgotten."""
-        return _rl_failures(self._lock, self._failures, item)
-
     def __repr__(self):
         return f"ItemExponentialFailureRateLimiter({self.base_delay!r}, {self.max_delay!r})"
 
 
-cdef class ItemFastSlowRateLimiter(RateLimiter):
+cdef class ItemFastSlowRateLimiter(_ItemFailureRateLimiter):
     """Per-item: ``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
 
     ``max_fast_attempts`` may be 0 (always slow).
     """
-
-    def __cinit__(self, *args, **kwargs):
-        self._lock = _rl_new_lock()
-        self._failures = {}
-
-    def __dealloc__(self):
-        if self._lock != NULL:
-            PyThread_free_lock(self._lock)
 
     def __init__(self, fast_delay, slow_delay, max_fast_attempts):
         self.fast_delay = _rl_seconds("fast_delay", fast_delay)
@@ -171,14 +159,6 @@ cdef class ItemFastSlowRateLimiter(RateLimiter):
         """The delay for this failure of ``item``; counts the failure."""
         cdef Py_ssize_t failures = _rl_count_failure(self._lock, self._failures, item) + 1
         return self.fast_delay if failures <= self.max_fast_attempts else self.slow_delay
-
-    cpdef forget(self, object item):
-        """Reset ``item`` to no failures."""
-        _rl_forget(self._lock, self._failures, item)
-
-    cpdef Py_ssize_t num_requeues(self, object item) except -1:
-        """Failures of ``item`` since it was last forgotten."""
-        return _rl_failures(self._lock, self._failures, item)
 
     def __repr__(self):
         return (

@@ -99,23 +99,22 @@ class RateLimiter:
         raise NotImplementedError(f"{type(self).__name__}.num_requeues is not implemented")
 
 
-class ItemExponentialFailureRateLimiter(RateLimiter):
-    """Per-item exponential backoff: ``base_delay * 2**failures``, capped at ``max_delay``."""
+class _ItemFailureRateLimiter(RateLimiter):
+    """Base of the limiters that count failures per item: ``forget`` and
+    ``num_requeues`` read the counts, kept under the limiter's own lock."""
 
-    __slots__ = ("_failures", "_lock", "base_delay", "max_delay")
+    __slots__ = ("_failures", "_lock")
 
-    def __init__(self, base_delay: float, max_delay: float) -> None:
-        self.base_delay = _seconds("base_delay", base_delay)
-        self.max_delay = _seconds("max_delay", max_delay)
+    def __init__(self) -> None:
         self._failures: dict[Any, int] = {}
         self._lock = threading.Lock()
 
-    def when(self, item: Any) -> float:
-        """The backoff for this failure of ``item``; counts the failure."""
+    def _count_failure(self, item: Any) -> int:
+        """Count one more failure of ``item``; return the count before it."""
         with self._lock:
-            exponent = self._failures.get(item, 0)
-            self._failures[item] = exponent + 1
-        return _backoff(self.base_delay, self.max_delay, exponent)
+            before = self._failures.get(item, 0)
+            self._failures[item] = before + 1
+        return before
 
     def forget(self, item: Any) -> None:
         """Reset ``item`` to no failures."""
@@ -126,42 +125,45 @@ class ItemExponentialFailureRateLimiter(RateLimiter):
         """Failures of ``item`` since it was last forgotten."""
         with self._lock:
             return self._failures.get(item, 0)
+
+
+class ItemExponentialFailureRateLimiter(_ItemFailureRateLimiter):
+    """Per-item exponential backoff: ``base_delay * 2**failures``, capped at ``max_delay``."""
+
+    __slots__ = ("base_delay", "max_delay")
+
+    def __init__(self, base_delay: float, max_delay: float) -> None:
+        super().__init__()
+        self.base_delay = _seconds("base_delay", base_delay)
+        self.max_delay = _seconds("max_delay", max_delay)
+
+    def when(self, item: Any) -> float:
+        """The backoff for this failure of ``item``; counts the failure."""
+        exponent = self._count_failure(item)
+        return _backoff(self.base_delay, self.max_delay, exponent)
 
     def __repr__(self) -> str:
         return f"ItemExponentialFailureRateLimiter({self.base_delay!r}, {self.max_delay!r})"
 
 
-class ItemFastSlowRateLimiter(RateLimiter):
+class ItemFastSlowRateLimiter(_ItemFailureRateLimiter):
     """Per-item: ``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
 
     ``max_fast_attempts`` may be 0 (always slow).
     """
 
-    __slots__ = ("_failures", "_lock", "fast_delay", "max_fast_attempts", "slow_delay")
+    __slots__ = ("fast_delay", "max_fast_attempts", "slow_delay")
 
     def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
+        super().__init__()
         self.fast_delay = _seconds("fast_delay", fast_delay)
         self.slow_delay = _seconds("slow_delay", slow_delay)
         self.max_fast_attempts = _count("max_fast_attempts", max_fast_attempts, 0)
-        self._failures: dict[Any, int] = {}
-        self._lock = threading.Lock()
 
     def when(self, item: Any) -> float:
         """The delay for this failure of ``item``; counts the failure."""
-        with self._lock:
-            failures = self._failures.get(item, 0) + 1
-            self._failures[item] = failures
+        failures = self._count_failure(item) + 1
         return self.fast_delay if failures <= self.max_fast_attempts else self.slow_delay
-
-    def forget(self, item: Any) -> None:
-        """Reset ``item`` to no failures."""
-        with self._lock:
-            self._failures.pop(item, None)
-
-    def num_requeues(self, item: Any) -> int:
-        """Failures of ``item`` since it was last forgotten."""
-        with self._lock:
-            return self._failures.get(item, 0)
 
     def __repr__(self) -> str:
         return (
