@@ -1,9 +1,13 @@
-"""pyperf micro-benchmarks of the core, compiled or pure (``--impl c|py``).
+"""pyperf micro-benchmarks of the core, compiled or pure (``--impl c|py|both``).
 
 Cases live in ``bench/cases_<domain>.py`` as ``CASES: dict[str, TimeFunc]`` where a
 ``TimeFunc(loops, core) -> seconds`` builds its seeded data first and times only
-``loops`` repetitions of one operation. Examples::
+``loops`` repetitions of one operation. ``--impl both`` runs each case on the pure twin
+then at once on the compiled core (benchmarks ``name[py]`` and ``name[c]``), so that
+both sides of a ratio share the machine's phase, and ends with a table of speed-ups.
+Examples::
 
+    python bench/bench_core.py --impl both --fast --quiet --json core.json
     python bench/bench_core.py --impl c --json c.json
     python bench/bench_core.py --impl py --json py.json
     python -m pyperf compare_to py.json c.json --table
@@ -53,19 +57,46 @@ def _add_args(cmd: list[str], args: object) -> None:
         cmd.extend(["--cases", args.cases])  # type: ignore[attr-defined]
 
 
+def speedup_table(means: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of ``means[case][impl]`` (seconds per loop): both means and the
+    compiled core's speed-up over the twin."""
+    rows = ["| case | pure twin | compiled | speed-up |", "|---|---|---|---|"]
+    for name, by_impl in means.items():
+        py, c = by_impl["py"], by_impl["c"]
+        rows.append(f"| {name} | {_time(py)} | {_time(c)} | {py / c:.2f}x |")
+    return "\n".join(rows)
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("ns", 1e9), ("us", 1e6), ("ms", 1e3)):
+        if seconds * scale < 1000:
+            return f"{seconds * scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def main() -> None:
     runner = pyperf.Runner(add_cmdline_args=_add_args)
-    runner.argparser.add_argument("--impl", choices=("c", "py"), default="c")
+    runner.argparser.add_argument("--impl", choices=("c", "py", "both"), default="c")
     runner.argparser.add_argument("--cases", default="", help="run cases whose name contains this")
     runner.argparser.add_argument("--json", default=None, help="write results to this JSON file")
     args = runner.parse_args()
     if args.json and not args.output and not args.worker:
         args.output = args.json
-    core = load_core(args.impl)
+    impls = ("py", "c") if args.impl == "both" else (args.impl,)
+    cores = {impl: load_core(impl) for impl in impls}
+    means: dict[str, dict[str, float]] = {}
     for name, func in sorted(collect_cases().items()):
         if args.cases and args.cases not in name:
             continue
-        runner.bench_time_func(name, func, core)
+        for impl in impls:
+            label = f"{name}[{impl}]" if len(impls) > 1 else name
+            bench = runner.bench_time_func(label, func, cores[impl])
+            if bench is not None and not args.worker:  # workers return partial results
+                means.setdefault(name, {})[impl] = bench.mean()
+    if len(impls) > 1 and not args.worker:
+        complete = {name: m for name, m in means.items() if len(m) == len(impls)}
+        if complete:
+            print(speedup_table(complete))
 
 
 if __name__ == "__main__":
