@@ -886,6 +886,20 @@ def untrack_tree(obj):
     return _untrack_tree(obj, 0)
 
 
+def untrack_object(obj):
+    """Stop the cyclic GC from tracking ``obj`` itself, whatever it holds (for records
+    such as instances of classes with ``__slots__``; for lists, dicts and tuples use
+    :func:`untrack_tree`); return whether ``obj`` is untracked after (always true here).
+
+    Contract: ``obj`` is never part of a reference cycle, now or later (it holds no
+    reference that leads back to it); such a cycle would never be collected. It is still
+    freed by reference counting.
+    """
+    if PyObject_IS_GC(obj) and PyObject_GC_IsTracked(obj):
+        PyObject_GC_UnTrack(<void *>obj)
+    return True
+
+
 cdef inline object _share_str(dict strings, object value):
     return <object>PyDict_SetDefault(strings, value, value)
 

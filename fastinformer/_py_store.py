@@ -26,6 +26,7 @@ __all__ = [
     "label_index_func",
     "namespace_index_func",
     "node_name_index_func",
+    "untrack_object",
     "untrack_tree",
 ]
 
@@ -521,6 +522,17 @@ def untrack_tree(obj: Any) -> bool:
 
     Pure Python cannot untrack an object: this twin only reports (``False`` for any
     list or non-empty container CPython tracks). The compiled core untracks.
+    """
+    return not gc.is_tracked(obj)
+
+
+def untrack_object(obj: Any) -> bool:
+    """Stop the cyclic GC from tracking ``obj`` itself, whatever it holds (for records
+    such as instances of classes with ``__slots__``; for lists, dicts and tuples use
+    :func:`untrack_tree`); return whether ``obj`` is untracked after.
+
+    Pure Python cannot untrack an object: this twin only reports. The compiled core
+    untracks.
     """
     return not gc.is_tracked(obj)
 

@@ -104,3 +104,15 @@ def test_every_contender_names_its_workloads_and_label() -> None:
     assert CONTENDERS["limit"].workloads == {"sync"}
     assert "listers" in CONTENDERS["fastinformer-typed"].workloads
     assert "listers" not in CONTENDERS["kubernetes-informer"].workloads
+
+
+def test_the_contender_process_freezes_what_prepare_allocated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen: list[bool] = []
+    monkeypatch.setattr("fastinformer.bench.contender.gc.freeze", lambda: frozen.append(True))
+    _talk(Scripted(), {"cmd": "stop"})
+    assert frozen == []  # serve() called in-process (as here) leaves the GC alone
+    stdin = io.StringIO(json.dumps({"cmd": "stop"}) + "\n")
+    assert serve(Scripted(), stdin, io.StringIO(), freeze_gc=True) == 0
+    assert frozen == [True]

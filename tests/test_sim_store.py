@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from fastinformer._compat import core
 from fastinformer.sim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from fastinformer.sim.populate import make_pod
 from fastinformer.sim.status import StatusError
@@ -126,6 +128,20 @@ def test_history_window_compacts_old_versions() -> None:
     with pytest.raises(StatusError) as info:
         store.page(store.resolve("configmaps"), at_rv=start)
     assert info.value.code == 410
+
+
+def test_stored_versions_and_events_stay_out_of_the_cyclic_gc() -> None:
+    store = SimStore()
+    start = store.resource_version
+    store.create("configmaps", cm("c", app="a"), "default")
+    store.merge("configmaps", "c", {"data": {"k": "w"}}, "default")
+    store.delete("configmaps", "c", "default")
+    events = store.events_after(store.resolve("configmaps"), start)
+    assert events is not None and len(events) == 3
+    compiled = core.__name__ == "fastinformer._core"  # the twin cannot untrack
+    for event in events:
+        assert gc.is_tracked(event) is not compiled
+        assert gc.is_tracked(event.obj) is not compiled
 
 
 def test_load_stores_without_events_and_compacts() -> None:

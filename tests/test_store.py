@@ -904,6 +904,24 @@ def test_untrack_tree_leaves_containers_holding_tracked_objects_tracked(
     assert gc.is_tracked(deep)
 
 
+def test_untrack_object_untracks_a_record_whatever_it_holds_when_compiled(
+    core: ModuleType,
+) -> None:
+    class Record:
+        __slots__ = ("child",)
+
+        def __init__(self) -> None:
+            self.child: list[Any] = [[]]
+
+    record = Record()
+    compiled = _is_compiled(core)
+    assert core.untrack_object(record) is compiled
+    assert gc.is_tracked(record) is not compiled
+    assert gc.is_tracked(record.child)  # only the object itself
+    assert core.untrack_object("text") is True
+    assert core.untrack_object(record) is compiled  # already done: no change
+
+
 # -- typed objects and the Indexer's one-read path -----------------------------------------
 #
 # With the default key function the compiled Indexer reads an object's metadata once for
