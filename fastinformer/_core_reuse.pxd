@@ -14,3 +14,4 @@ cdef class FieldReuser:
     cdef readonly tuple reusable
     cdef tuple decoders
     cdef readonly object missing
+    cdef readonly object absent

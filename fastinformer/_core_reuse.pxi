@@ -31,12 +31,12 @@ cdef class FieldReuser:
     ``names``: every field of ``model`` (attribute names, also those of the shell);
     ``reusable``: the names of the fields the shell holds as raw JSON (``msgspec.Raw``),
     ``decoders`` decoding each of them (``decode(buffer) -> value``), ``missing`` the raw
-    value a shell holds for an absent field. See
-    :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing` for the memo.
+    value a shell holds for an absent field and ``absent`` the value ``model`` then gets.
+    See :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing` for the memo.
     """
 
     def __init__(self, model, tuple names not None, tuple reusable not None,
-                 tuple decoders not None, missing):
+                 tuple decoders not None, missing, absent=None):
         if len(reusable) != len(decoders):
             raise ValueError("one decoder per reusable field is needed")
         if len(reusable) > _REUSE_MAX:
@@ -52,6 +52,7 @@ cdef class FieldReuser:
         self.reusable = reusable
         self.decoders = tuple([d.decode for d in decoders])
         self.missing = missing
+        self.absent = absent
 
     def __repr__(self):
         return f"<FieldReuser reusable={self.reusable!r}>"
@@ -80,7 +81,7 @@ cdef class FieldReuser:
             raw = fields[name]
             if raw is self.missing:
                 digests[i] = 0
-                value = None
+                value = self.absent
             else:
                 digests[i] = _reuse_hash(raw)
                 if previous is not None and previous.hashes[i] == digests[i]:

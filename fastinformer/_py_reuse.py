@@ -17,8 +17,8 @@ class FieldReuser:
     ``names``: every field of ``model`` (attribute names, also those of the shell);
     ``reusable``: the names of the fields the shell holds as raw JSON (``msgspec.Raw``),
     ``decoders`` decoding each of them (``decode(buffer) -> value``), ``missing`` the raw
-    value a shell holds for an absent field. See
-    :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing` for the memo.
+    value a shell holds for an absent field and ``absent`` the value ``model`` then gets.
+    See :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing` for the memo.
     """
 
     def __init__(
@@ -28,6 +28,7 @@ class FieldReuser:
         reusable: tuple[str, ...],
         decoders: tuple[Any, ...],
         missing: object,
+        absent: object = None,
     ) -> None:
         if len(reusable) != len(decoders):
             raise ValueError("one decoder per reusable field is needed")
@@ -41,6 +42,7 @@ class FieldReuser:
         self.reusable = tuple(reusable)
         self._decode = tuple(d.decode for d in decoders)
         self.missing = missing
+        self.absent = absent
 
     def __repr__(self) -> str:
         return f"<FieldReuser reusable={self.reusable!r}>"
@@ -58,7 +60,7 @@ class FieldReuser:
         for i, name in enumerate(self.reusable):
             raw = fields[name]
             if raw is self.missing:
-                digest, value = 0, None
+                digest, value = 0, self.absent
             else:
                 digest = hash(bytes(raw))
                 if previous is not None and previous[0][i] == digest:

@@ -25,18 +25,22 @@ the oldest generation untraversed: collections triggered by the thousands of con
 large list allocates would otherwise make it several times slower. Decoders are
 stateless and may be shared between threads.
 
-Unchanged parts are not decoded twice (typed mode, no ``transform``):
-:meth:`ObjectDecoder.decode_event_reusing` keeps, in a memo the caller owns (one per
-watch, see :class:`fastinformer.listwatch.ListWatch`), the last decoded value of each
-large top-level field of each object (a pod's ``spec`` and ``status``, a ConfigMap's
-``data``) with a hash of its JSON bytes. A watch event whose field has the same bytes as
-the previous version's gets the previous decoded value (the same object) instead of a
-new one. A status update then decodes the metadata and the status only, and frees only
-them when the old version goes. Equality is judged by Python's 64-bit keyed hash of the
-bytes (SipHash, randomised per process), so a changed field is taken for unchanged with
-a probability of 2**-64 per field and event. Handlers must not mutate cached objects in
-any case; with reuse, a mutation of an unchanged field would also show in the next
-version.
+Unchanged parts are not decoded twice (no ``transform``; in dict mode, not with
+``keep_managed_fields``): :meth:`ObjectDecoder.decode_event_reusing` keeps, in a memo the
+caller owns (one per watch, see :class:`fastinformer.listwatch.ListWatch`), the last
+decoded value of each large top-level field of each object (a pod's ``spec`` and
+``status``, a ConfigMap's ``data``) with a hash of its JSON bytes. A watch event whose
+field has the same bytes as the previous version's gets the previous decoded value (the
+same object) instead of a new one. A status update then decodes the metadata and the
+status only, and frees only them when the old version goes. Equality is judged by
+Python's 64-bit keyed hash of the bytes (SipHash, randomised per process), so a changed
+field is taken for unchanged with a probability of 2**-64 per field and event. Handlers
+must not mutate cached objects in any case; with reuse, a mutation of an unchanged field
+would also show in the next version. In dict mode this applies to objects with the
+top-level fields of the kind's generated model (for custom resources: ``apiVersion``,
+``kind``, ``metadata``, ``spec`` and ``status``, reusing the last two) and the metadata
+fields of ``ObjectMeta``; other objects are decoded whole, and a decoder that meets 64 of
+them in a row stops trying.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import msgspec
 
 from fastinformer._compat import core
 from fastinformer.errors import DecodeError
-from fastinformer.models import api_version_of_kind, model_for
+from fastinformer.models import ObjectMeta, api_version_of_kind, model_for
 from fastinformer.protocol import (
     ADDED,
     BOOKMARK,
@@ -270,10 +274,103 @@ class _Reuse:
             tuple(msgspec.json.Decoder(info.type) for info in reusable),
             _NO_RAW,
         )
+        self.misses = 0  # objects in a row the shell could not read (racy, advisory)
 
 
 _NO_RAW = msgspec.Raw()
 _REUSED_EVENTS = frozenset({ADDED, MODIFIED, DELETED})
+_ABSENT: Any = object()
+"""What a dict-mode shell's reusable field becomes when the JSON did not have it."""
+_UNSET: Any = msgspec.UNSET
+_CUSTOM_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")
+"""The top-level fields dict-mode reuse expects of a kind without a generated model."""
+_CUSTOM_REUSABLE = ("spec", "status")
+_REUSE_GIVE_UP = 64
+"""Objects in a row that a decoder's shell cannot read (in dict mode: other top-level or
+metadata fields than it expects) after which the decoder stops trying it."""
+_METADATA_ORDER = (
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers",
+)
+"""The order in which API servers write ``metadata`` (that of Go's ``ObjectMeta``)."""
+
+
+def _dict_metadata_shell() -> tuple[Any, tuple[str, ...]]:
+    """A struct reading ``metadata`` with the fields of ``ObjectMeta`` (other keys
+    refused, ``managedFields`` skipped as raw JSON), and the JSON names of its fields in
+    order, ``managedFields`` (the last field) excluded."""
+    by_json = {info.encode_name: info.name for info in msgspec.structs.fields(ObjectMeta)}
+    order = [n for n in _METADATA_ORDER if n in by_json]
+    order += sorted(set(by_json) - set(order))
+    fields: list[tuple[str, Any, Any]] = [
+        (by_json[n], Any, msgspec.field(default=_UNSET, name=n)) for n in order
+    ]
+    skipped = msgspec.field(default=_NO_RAW, name="managedFields")
+    fields.append(("managed_fields", msgspec.Raw, skipped))
+    shell = msgspec.defstruct(
+        "DictShellMetadata", fields, kw_only=True, forbid_unknown_fields=True, gc=False
+    )
+    return shell, tuple(order)
+
+
+def _dict_reuse(api_version: str, kind: str) -> _DictReuse:
+    """Dict-mode reuse for ``kind``: the top-level fields of its generated model when it
+    has one (JSON names), else those of most custom resources, reusing ``spec`` and
+    ``status``."""
+    model = model_for(api_version, kind)
+    if model is None:
+        return _DictReuse(_CUSTOM_FIELDS, _CUSTOM_REUSABLE)
+    fields = tuple(info.encode_name for info in msgspec.structs.fields(model))
+    reusable = tuple(info.encode_name for info in _reusable_fields(model))
+    return _DictReuse(fields, reusable)
+
+
+class _DictReuse:
+    """What :meth:`ObjectDecoder.decode_event_reusing` needs in dict mode: a shell whose
+    fields are the object's top-level JSON names (reusable ones left as raw JSON), its
+    ``metadata`` read by :func:`_dict_metadata_shell`, other names refused (such events go
+    through :meth:`ObjectDecoder.decode_event`), and a builder making the dict."""
+
+    def __init__(self, fields: tuple[str, ...], reusable: tuple[str, ...]) -> None:
+        metadata, self._names = _dict_metadata_shell()
+        spec: list[tuple[str, Any, Any]] = []
+        for name in fields:
+            if name in reusable:
+                spec.append((name, msgspec.Raw, msgspec.field(default=_NO_RAW)))
+            elif name == "metadata":
+                spec.append((name, metadata | None, msgspec.field(default=None)))
+            else:
+                spec.append((name, Any, msgspec.field(default=_UNSET)))
+        shell = msgspec.defstruct(
+            "DictShell", spec, kw_only=True, forbid_unknown_fields=True, gc=False
+        )
+        envelope = msgspec.defstruct(
+            "DictShellEvent", [("type", str), ("object", shell)], gc=False
+        )
+        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(envelope)
+        self.reusable = reusable
+        any_decoder = msgspec.json.Decoder()
+        self.reuser = core.FieldReuser(
+            self._build, fields, reusable, (any_decoder,) * len(reusable), _NO_RAW, _ABSENT
+        )
+        self.misses = 0  # objects in a row the shell could not read (racy, advisory)
+
+    def _build(self, **fields: Any) -> dict[str, Any]:
+        """The object as :meth:`ObjectDecoder.decode_event` makes it: absent fields left
+        out, ``metadata`` a dict without ``managedFields``, untracked by the cyclic GC."""
+        obj: dict[str, Any] = {}
+        for key, value in fields.items():
+            if value is _ABSENT or value is _UNSET:
+                continue
+            if key == "metadata" and value is not None:
+                values = msgspec.structs.astuple(value)[:-1]  # without managedFields
+                value = {
+                    name: v for name, v in zip(self._names, values, strict=True) if v is not _UNSET
+                }
+            obj[key] = value
+        _untrack_tree(obj)
+        return obj
 
 SubtreeMemo = dict[Any, tuple[tuple[int, ...], tuple[Any, ...]]]
 """Per object (by uid, else ``(namespace, name)``): the hashes and decoded values of its
@@ -286,8 +383,9 @@ class ObjectDecoder:
     Attributes: ``api_version`` and ``kind`` (``""`` when unknown), the effective
     ``mode``, ``model`` (the struct decoded in typed mode, else ``None``),
     ``keep_managed_fields``, ``transform`` and ``reusable_fields`` (the top-level
-    fields :meth:`decode_event_reusing` can reuse; empty in dict mode or with a
-    ``transform``).
+    fields :meth:`decode_event_reusing` can reuse, by attribute name in typed mode and by
+    JSON name in dict mode; empty with a ``transform``, and in dict mode with
+    ``keep_managed_fields``).
     """
 
     def __init__(
@@ -310,8 +408,12 @@ class ObjectDecoder:
         union, self._event_tags = _event_types(obj_type)
         self._event_decoder = msgspec.json.Decoder(union)
         self._name = kind or "object"
-        reusable = _reusable_fields(model) if model is not None and transform is None else ()
-        self._reuse = _Reuse(model, reusable) if model is not None and reusable else None
+        self._reuse: _Reuse | _DictReuse | None = None
+        if transform is None and model is not None:
+            reusable = _reusable_fields(model)
+            self._reuse = _Reuse(model, reusable) if reusable else None
+        elif transform is None and self._strip:
+            self._reuse = _dict_reuse(api_version, kind)
         self.reusable_fields: tuple[str, ...] = self._reuse.reusable if self._reuse else ()
 
     def __repr__(self) -> str:
@@ -402,16 +504,23 @@ class ObjectDecoder:
         MODIFIED events it records the object's reusable fields, for DELETED it forgets
         the object. Each reusable field whose JSON bytes hash as in the memo gets the
         memo's value (the very object); the others are decoded. The result equals what
-        :meth:`decode_event` returns. Other event types, and lines the fast path cannot
-        read, go through :meth:`decode_event`.
+        :meth:`decode_event` returns (in dict mode, a ``metadata`` dict has its keys in the
+        API server's order). Other event types, and lines the fast path cannot read, go
+        through :meth:`decode_event`.
         """
         reuse = self._reuse
-        if reuse is None:
+        if reuse is None or reuse.misses >= _REUSE_GIVE_UP:
             return self.decode_event(line)
         try:
             envelope = reuse.decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return self.decode_event(line)  # reports the error, or handles e.g. ERROR
+        except msgspec.ValidationError:
+            event = self.decode_event(line)  # raises if the line is bad for it too
+            if event.type in _REUSED_EVENTS:  # an object the shell cannot read
+                reuse.misses += 1
+            return event
+        except msgspec.DecodeError:
+            return self.decode_event(line)  # reports the error
+        reuse.misses = 0
         etype = envelope.type
         if etype not in _REUSED_EVENTS:
             return self.decode_event(line)

@@ -14,6 +14,7 @@ from typing import Any, cast
 import msgspec
 import pytest
 
+from fastinformer._compat import core
 from fastinformer.decode import (
     DecodeMode,
     ObjectDecoder,
@@ -504,11 +505,14 @@ def _pod_event(etype: str, name: str, rv: int, **changes: Any) -> bytes:
     return json.dumps({"type": etype, "object": pod}, separators=(",", ":")).encode()
 
 
-def test_pod_decoder_reuses_spec_and_status_and_dict_mode_nothing() -> None:
+def test_decoders_reuse_the_large_top_level_fields_unless_told_otherwise() -> None:
     assert decoder_for("v1/Pod").reusable_fields == ("spec", "status")
     assert decoder_for("v1/ConfigMap").reusable_fields == ("binary_data", "data")
-    assert decoder_for("v1/Pod", mode="dict").reusable_fields == ()
+    assert decoder_for("v1/Pod", mode="dict").reusable_fields == ("spec", "status")
+    assert decoder_for("v1/ConfigMap", mode="dict").reusable_fields == ("binaryData", "data")
+    assert decoder_for("example.com/v1/Widget").reusable_fields == ("spec", "status")
     assert decoder_for("v1/Pod", transform=lambda o: o).reusable_fields == ()
+    assert decoder_for("v1/Pod", mode="dict", keep_managed_fields=True).reusable_fields == ()
 
 
 def test_reusing_decode_equals_the_plain_decode() -> None:
@@ -600,8 +604,124 @@ def test_bookmark_error_and_malformed_lines_take_the_plain_path() -> None:
 
 
 def test_a_decoder_without_reusable_fields_decodes_plainly() -> None:
-    dec = decoder_for("v1/Pod", mode="dict")
+    dec = decoder_for("v1/Pod", mode="dict", keep_managed_fields=True)
     memo: dict[Any, Any] = {}
     line = _pod_event("MODIFIED", "p", 1)
     assert dec.decode_event_reusing(line, memo) == dec.decode_event(line)
     assert memo == {}
+
+
+# --- reusing unchanged fields in dict mode ----------------------------------------------------
+
+
+def _widget_event(etype: str, name: str, rv: int, **changes: Any) -> bytes:
+    """A watch line for a custom resource with metadata, spec and status."""
+    widget: dict[str, Any] = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "uid": f"uid-{name}",
+            "resourceVersion": str(rv),
+            "labels": {"app": "w"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"size": 3, "parts": [{"name": "a"}]},
+        "status": {"ready": True},
+    }
+    widget.update(changes)
+    return json.dumps({"type": etype, "object": widget}, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("kind", ["v1/Pod", "example.com/v1/Widget"])
+def test_dict_mode_reusing_decode_equals_the_plain_decode(kind: str) -> None:
+    dec = decoder_for(kind, mode="dict")
+    event = _pod_event if kind == "v1/Pod" else _widget_event
+    memo: dict[Any, Any] = {}
+    for rv, etype in enumerate(["ADDED", "MODIFIED", "MODIFIED", "DELETED"]):
+        line = event(etype, "p", rv)
+        got, plain = dec.decode_event_reusing(line, memo), dec.decode_event(line)
+        assert got == plain
+        assert list(got.object) == list(plain.object)
+        assert "managedFields" not in got.object["metadata"]
+    assert memo == {}
+
+
+def test_dict_mode_reuses_unchanged_fields_and_decodes_changed_ones() -> None:
+    dec = decoder_for("example.com/v1/Widget", mode="dict")
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_widget_event("ADDED", "w", 1), memo).object
+    second = dec.decode_event_reusing(_widget_event("MODIFIED", "w", 2), memo).object
+    assert second["spec"] is first["spec"] and second["status"] is first["status"]
+    assert second["metadata"] is not first["metadata"]
+    assert second["metadata"]["resourceVersion"] == "2"
+    line = _widget_event("MODIFIED", "w", 3, status={"ready": False})
+    third = dec.decode_event_reusing(line, memo).object
+    assert third["status"] == {"ready": False} and third["spec"] is first["spec"]
+    assert third == dec.decode_event(line).object
+
+
+def test_dict_mode_keeps_absent_fields_absent_and_null_ones_null() -> None:
+    dec = decoder_for("example.com/v1/Widget", mode="dict")
+    memo: dict[Any, Any] = {}
+    line = _widget_event("ADDED", "w", 1, status=None)
+    line = line.replace(b',"spec":{"size":3,"parts":[{"name":"a"}]}', b"")
+    got = dec.decode_event_reusing(line, memo).object
+    assert "spec" not in got and got["status"] is None
+    assert got == dec.decode_event(line).object
+
+
+def test_dict_mode_metadata_keeps_the_servers_key_order() -> None:
+    dec = decoder_for("example.com/v1/Widget", mode="dict")
+    got = dec.decode_event_reusing(_widget_event("ADDED", "w", 1), {}).object
+    assert list(got["metadata"]) == ["name", "namespace", "uid", "resourceVersion", "labels"]
+
+
+def test_dict_mode_objects_the_shell_cannot_read_are_decoded_whole() -> None:
+    dec = decoder_for("example.com/v1/Gadget", mode="dict")
+    memo: dict[Any, Any] = {}
+    other_top = _widget_event("ADDED", "a", 1, data={"k": "v"})
+    other_meta = _widget_event("ADDED", "b", 2).replace(b'"labels"', b'"futureField":1,"labels"')
+    for line in (other_top, other_meta):
+        got = dec.decode_event_reusing(line, memo)
+        assert got == dec.decode_event(line)
+    assert memo == {}
+
+
+def test_dict_mode_gives_up_after_many_objects_in_a_row_it_cannot_read() -> None:
+    dec = ObjectDecoder("example.com/v1", "Sprocket", None)
+    memo: dict[Any, Any] = {}
+    readable = _widget_event("ADDED", "r", 1)
+    for i in range(63):
+        dec.decode_event_reusing(_widget_event("MODIFIED", "x", i, data={"i": i}), memo)
+    dec.decode_event_reusing(readable, memo)  # one readable object starts the count again
+    assert "uid-r" in memo
+    for i in range(64):
+        dec.decode_event_reusing(_widget_event("MODIFIED", "x", i, data={"i": i}), memo)
+    memo.clear()
+    got = dec.decode_event_reusing(_widget_event("MODIFIED", "r", 99), memo)
+    assert got.object["metadata"]["resourceVersion"] == "99"
+    assert memo == {}  # no longer tried
+
+
+def test_dict_mode_error_events_do_not_count_against_the_shell() -> None:
+    dec = ObjectDecoder("example.com/v1", "Sprocket", None)
+    error = b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},' \
+        b'"status":"Failure","message":"too old","reason":"Expired","code":410}}'
+    for _ in range(100):
+        assert dec.decode_event_reusing(error, {}).type == "ERROR"
+    memo: dict[Any, Any] = {}
+    dec.decode_event_reusing(_widget_event("ADDED", "w", 1), memo)
+    assert "uid-w" in memo
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(_widget_event("ADDED", "w", 2)[:-30], memo)
+
+
+def test_dict_mode_objects_are_untracked_by_the_gc_when_compiled() -> None:
+    dec = decoder_for("v1/Pod", mode="dict")
+    memo: dict[Any, Any] = {}
+    got = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    compiled = core.__name__ == "fastinformer._core"
+    for part in (got, got["metadata"], got["spec"], got["status"]):
+        assert gc.is_tracked(part) is not compiled

@@ -91,6 +91,24 @@ def test_absent_fields_are_none_and_forget_removes_the_entry(core: ModuleType) -
     assert memo == {}
 
 
+def test_absent_fields_get_the_absent_value_given(core: ModuleType) -> None:
+    absent = object()
+    seen: dict[str, Any] = {}
+
+    def model(**fields: Any) -> dict[str, Any]:
+        seen.update(fields)
+        return fields
+
+    r = core.FieldReuser(
+        model, ("name", "spec", "data"), ("spec", "data"),
+        (msgspec.json.Decoder(), msgspec.json.Decoder()), MISSING, absent,
+    )
+    assert r.absent is absent
+    shell = SHELL.decode(b'{"name":"a","data":null}')
+    r.build(shell, "a", {}, False)
+    assert seen == {"name": "a", "spec": absent, "data": None}
+
+
 def test_a_decoding_error_propagates_and_leaves_the_memo_alone(core: ModuleType) -> None:
     r, memo = reuser(core), {}
     first = build(r, memo, b'{"name":"a","spec":{"replicas":1}}')
