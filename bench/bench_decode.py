@@ -36,7 +36,7 @@ import pyperf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fastinformer.decode import decoder_for
+from fastinformer.decode import ObjectDecoder, decoder_for
 from fastinformer.models import Pod
 
 RECORDED = Path(
@@ -170,7 +170,7 @@ def make_cases(data: bytes) -> dict[str, TimeFunc]:
     lines = [orjson.dumps({"type": "MODIFIED", "object": item})
              for item in orjson.loads(data)["items"]]
 
-    def stream(reusing: bool) -> TimeFunc:
+    def stream(decoder: ObjectDecoder, reusing: bool) -> TimeFunc:
         """MODIFIED events of every pod in turn, each replacing the pod's previous version
         in a cache (so its freeing is timed too); ``reusing``: through
         ``decode_event_reusing`` with its memo primed by one pass over the pods."""
@@ -180,8 +180,8 @@ def make_cases(data: bytes) -> dict[str, TimeFunc]:
 
             def decode(line: bytes) -> Any:
                 if reusing:
-                    return typed.decode_event_reusing(line, memo).object
-                return typed.decode_event(line).object
+                    return decoder.decode_event_reusing(line, memo).object
+                return decoder.decode_event(line).object
 
             cache = [decode(line) for line in lines]
             n = len(lines)
@@ -203,8 +203,10 @@ def make_cases(data: bytes) -> dict[str, TimeFunc]:
         "list_dict_orjson_gc_on": timed(orjson_dict, "on"),
         "list_dict_orjson_gc_off": timed(orjson_dict, "off"),
         "event_typed_decoder": events(typed.decode_event),
-        "event_stream_typed": stream(reusing=False),
-        "event_stream_typed_reusing": stream(reusing=True),
+        "event_stream_typed": stream(typed, reusing=False),
+        "event_stream_typed_reusing": stream(typed, reusing=True),
+        "event_stream_dict": stream(as_dict, reusing=False),
+        "event_stream_dict_reusing": stream(as_dict, reusing=True),
         "event_dict_decoder": events(as_dict.decode_event),
         "event_dict_orjson": events(orjson.loads),
     }
