@@ -335,12 +335,14 @@ def test_gc_is_frozen_once_the_initial_list_is_in_the_cache(
         lw.create(n)
     informer = SharedIndexInformer(lw, name="test", reflector_options=FAST)
     rec = Recorder()
-    informer.add_event_handler(rec)
+    registration = informer.add_event_handler(rec)
     informer.start()
     try:
         assert informer.wait_for_cache_sync(10)
         assert wait_for(lambda: calls == [1])
         assert lw.wait_for_open_watch()
+        # the initial adds are delivered: a pending add of "a" would absorb its update
+        assert wait_for(registration.has_synced)
         lw.create("d")
         lw.update("a", {"v": "2"})
         assert wait_for(lambda: rec.kinds().count("update") == 1)
