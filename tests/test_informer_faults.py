@@ -8,7 +8,9 @@ lost, and every handler must have seen a legal history for each key.
 
 from __future__ import annotations
 
+import faulthandler
 import random
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -151,6 +153,8 @@ def test_random_churn_and_faults_end_with_the_servers_exact_state_in_cache_and_h
         converged_in_time = wait_until(converged, 30)
         synced_seen = sampler.stop()
         expected = server_state(sim)
+        if not converged_in_time:  # where every thread is, for the failure report
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         assert converged_in_time, f"{_difference(cache_state(informer), expected)} after {injected}"
     finally:
         informer.stop()
