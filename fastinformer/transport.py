@@ -414,6 +414,8 @@ class Transport:
         ``body``: raw bytes, or a mapping sent as JSON. ``stream=True`` leaves the body
         unread (iterate it with :func:`iter_lines`, then ``release_conn()``/``close()``).
         ``timeout`` is the read timeout for this request; ``None`` uses the transport's.
+        A streamed request waits for its status line and headers at most ``read_timeout``
+        (or ``timeout`` if shorter); ``timeout`` then applies to the body's reads.
         Raises the :class:`ApiError` subclass matching a non-2xx answer, or
         :class:`TransportError` when no answer arrived.
         """
@@ -441,6 +443,11 @@ class Transport:
             hdrs["Authorization"] = auth
         if timeout is None:
             timeout = self._stream_read_timeout if stream else self._read_timeout
+        # A streamed answer's headers come at once: wait for them no longer than for an
+        # ordinary answer, then give the body its own read timeout.
+        head_timeout = timeout
+        if stream and (timeout is None or timeout > self._read_timeout):
+            head_timeout = self._read_timeout
         try:
             resp = self._pool.request(
                 method,
@@ -450,10 +457,14 @@ class Transport:
                 preload_content=not stream,
                 redirect=False,
                 retries=False,
-                timeout=urllib3.Timeout(connect=self._connect_timeout, read=timeout),
+                timeout=urllib3.Timeout(connect=self._connect_timeout, read=head_timeout),
             )
         except Exception as exc:  # every failure is re-raised, redacted and unchained
             raise self._transport_error(method, url, exc) from None
+        if head_timeout != timeout:
+            sock = getattr(getattr(resp, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(timeout)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d", method, self._redact(url), resp.status)
         if not 200 <= resp.status < 300:

@@ -108,7 +108,8 @@ def test_random_churn_and_faults_end_with_the_servers_exact_state_in_cache_and_h
 ) -> None:
     rng = random.Random(seed)
     sim.populate(nodes=3, pods=PODS, namespaces=3, seed=seed)
-    transport = Transport(sim.kube_configuration())
+    # a request the simulator drops unanswered across a restart fails after 5 s, not 60
+    transport = Transport(sim.kube_configuration(), read_timeout=5.0)
     informer = pod_informer(
         transport,
         mode=mode,

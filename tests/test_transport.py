@@ -140,6 +140,42 @@ def test_api_client_configuration_is_used(server: FakeAPIServer) -> None:
     assert server.received[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
+def test_a_stream_waits_for_its_headers_no_longer_than_the_read_timeout(
+    server: FakeAPIServer,
+) -> None:
+    release = threading.Event()
+
+    def silent(_: Received) -> Reply:
+        release.wait(10)
+        return Reply(200, {})
+
+    server.routes["/silent"] = silent
+    transport = Transport(config(server.url), read_timeout=0.2, stream_read_timeout=None)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError, match="ReadTimeout"):
+            transport.request("GET", "/silent", stream=True)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5
+
+
+def test_a_streams_body_reads_use_the_stream_timeout_not_the_read_timeout(
+    server: FakeAPIServer,
+) -> None:
+    server.routes["/held"] = WatchReply([b'{"a":1}\n'], hold=True)
+    transport = Transport(config(server.url), read_timeout=0.2, stream_read_timeout=None)
+    resp = transport.request("GET", "/held", stream=True)
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter_lines(resp)), daemon=True)
+    reader.start()
+    time.sleep(0.8)  # four read timeouts without a byte
+    assert reader.is_alive() and lines == [b'{"a":1}']
+    server.release_watches()
+    reader.join(5)
+    assert not reader.is_alive() and lines == [b'{"a":1}']
+
+
 def test_connection_refused_is_a_transport_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
