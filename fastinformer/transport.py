@@ -461,14 +461,14 @@ class Transport:
             )
         except Exception as exc:  # every failure is re-raised, redacted and unchained
             raise self._transport_error(method, url, exc) from None
-        if head_timeout != timeout:
-            sock = getattr(getattr(resp, "connection", None), "sock", None)
-            if sock is not None:
-                sock.settimeout(timeout)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d", method, self._redact(url), resp.status)
         if not 200 <= resp.status < 300:
-            raise self._api_error(resp, stream)
+            raise self._api_error(resp, stream)  # its body read within head_timeout
+        if head_timeout != timeout:
+            sock = _response_socket(resp)
+            if sock is not None:
+                sock.settimeout(timeout)
         return resp
 
     def _transport_error(self, method: str, url: str, exc: BaseException) -> TransportError:
@@ -592,6 +592,11 @@ def _unread_chunked_body(response: Response) -> http.client.HTTPResponse | None:
     return raw
 
 
+def _response_socket(response: Any) -> Any:
+    """The socket under a urllib3 response (``None`` when it has none, e.g. test doubles)."""
+    return getattr(getattr(response, "connection", None), "sock", None)
+
+
 def _connection_read1(response: Response, fp: Any) -> Callable[[int], bytes]:
     """``read1`` of the connection under ``response``: its buffered socket file ``fp``
     until the file's buffer is empty, then the socket's ``recv`` directly (a system call
@@ -602,7 +607,7 @@ def _connection_read1(response: Response, fp: Any) -> Callable[[int], bytes]:
     released, is called only when nothing is waiting. During a burst the reading thread
     then keeps the GIL between reads instead of handing it to the informer's other threads
     once per read. A TLS socket is always read through ``recv``."""
-    sock = getattr(getattr(response, "connection", None), "sock", None)
+    sock = _response_socket(response)
     read1: Callable[[int], bytes] = fp.read1
     if not isinstance(sock, socket.socket):
         return read1
