@@ -242,6 +242,14 @@ def _reusable_fields(model: type[Any]) -> tuple[Any, ...]:
     return tuple(out[: core.REUSE_MAX_FIELDS])
 
 
+def _shell_event_decoder(shell: type[Any]) -> msgspec.json.Decoder[Any]:
+    """A decoder of watch lines (``type`` and ``object``) whose object is a ``shell``."""
+    envelope = msgspec.defstruct(
+        f"{shell.__name__}Event", [("type", str), ("object", shell)], gc=False
+    )
+    return msgspec.json.Decoder(envelope)
+
+
 class _Reuse:
     """What :meth:`ObjectDecoder.decode_event_reusing` needs for one model: the shell
     struct (reusable fields left as raw JSON), its event envelope, and one decoder per
@@ -262,10 +270,7 @@ class _Reuse:
                     (info.name, info.type, msgspec.field(default=default, name=info.encode_name))
                 )
         shell = msgspec.defstruct(f"{model.__name__}Shell", fields, kw_only=True, gc=False)
-        envelope = msgspec.defstruct(
-            f"{model.__name__}ShellEvent", [("type", str), ("object", shell)], gc=False
-        )
-        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(envelope)
+        self.decoder = _shell_event_decoder(shell)
         self.reusable = tuple(info.name for info in reusable)
         self.reuser = core.FieldReuser(
             model,
@@ -345,10 +350,7 @@ class _DictReuse:
         shell = msgspec.defstruct(
             "DictShell", spec, kw_only=True, forbid_unknown_fields=True, gc=False
         )
-        envelope = msgspec.defstruct(
-            "DictShellEvent", [("type", str), ("object", shell)], gc=False
-        )
-        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(envelope)
+        self.decoder = _shell_event_decoder(shell)
         self.reusable = reusable
         any_decoder = msgspec.json.Decoder()
         self.reuser = core.FieldReuser(
