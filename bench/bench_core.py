@@ -57,21 +57,18 @@ def _add_args(cmd: list[str], args: object) -> None:
         cmd.extend(["--cases", args.cases])  # type: ignore[attr-defined]
 
 
-def speedup_table(means: dict[str, dict[str, float]]) -> str:
-    """A Markdown table of ``means[case][impl]`` (seconds per loop): both means and the
-    compiled core's speed-up over the twin."""
+def speedup_table(results: dict[str, dict[str, pyperf.Benchmark]]) -> str:
+    """A Markdown table of ``results[case][impl]``: both means (as pyperf shows them) and
+    the compiled core's speed-up over the twin."""
     rows = ["| case | pure twin | compiled | speed-up |", "|---|---|---|---|"]
-    for name, by_impl in means.items():
+    for name, by_impl in results.items():
         py, c = by_impl["py"], by_impl["c"]
-        rows.append(f"| {name} | {_time(py)} | {_time(c)} | {py / c:.2f}x |")
+        py_mean, c_mean = py.mean(), c.mean()
+        rows.append(
+            f"| {name} | {py.format_value(py_mean)} | {c.format_value(c_mean)} "
+            f"| {py_mean / c_mean:.2f}x |"
+        )
     return "\n".join(rows)
-
-
-def _time(seconds: float) -> str:
-    for unit, scale in (("ns", 1e9), ("us", 1e6), ("ms", 1e3)):
-        if seconds * scale < 1000:
-            return f"{seconds * scale:.3g} {unit}"
-    return f"{seconds:.3g} s"
 
 
 def main() -> None:
@@ -84,7 +81,7 @@ def main() -> None:
         args.output = args.json
     impls = ("py", "c") if args.impl == "both" else (args.impl,)
     cores = {impl: load_core(impl) for impl in impls}
-    means: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, pyperf.Benchmark]] = {}
     for name, func in sorted(collect_cases().items()):
         if args.cases and args.cases not in name:
             continue
@@ -92,9 +89,9 @@ def main() -> None:
             label = f"{name}[{impl}]" if len(impls) > 1 else name
             bench = runner.bench_time_func(label, func, cores[impl])
             if bench is not None and not args.worker:  # workers return partial results
-                means.setdefault(name, {})[impl] = bench.mean()
+                results.setdefault(name, {})[impl] = bench
     if len(impls) > 1 and not args.worker:
-        complete = {name: m for name, m in means.items() if len(m) == len(impls)}
+        complete = {name: r for name, r in results.items() if len(r) == len(impls)}
         if complete:
             print(speedup_table(complete))
 
