@@ -50,6 +50,8 @@ def _extensions() -> list[Extension]:
     ext = Extension(
         "fastinformer._core",
         ["fastinformer/_core.pyx"],
+        include_dirs=["fastinformer"],
+        depends=["fastinformer/_core_scan.h"],
         define_macros=macros,
         extra_compile_args=cflags,
     )

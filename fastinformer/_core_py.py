@@ -14,6 +14,7 @@ from fastinformer import (
     _py_queue,
     _py_ratelimit,
     _py_reuse,
+    _py_scan,
     _py_store,
 )
 from fastinformer._py_fifo import *  # noqa: F403
@@ -23,6 +24,7 @@ from fastinformer._py_notify import *  # noqa: F403
 from fastinformer._py_queue import *  # noqa: F403
 from fastinformer._py_ratelimit import *  # noqa: F403
 from fastinformer._py_reuse import *  # noqa: F403
+from fastinformer._py_scan import *  # noqa: F403
 from fastinformer._py_store import *  # noqa: F403
 
 __all__ = [
@@ -33,5 +35,6 @@ __all__ = [
     *_py_queue.__all__,
     *_py_lines.__all__,
     *_py_notify.__all__,
+    *_py_scan.__all__,
     *_py_reuse.__all__,
 ]

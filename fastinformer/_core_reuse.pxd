@@ -13,5 +13,6 @@ cdef class FieldReuser:
     cdef readonly tuple names
     cdef readonly tuple reusable
     cdef tuple decoders
+    cdef Py_ssize_t _positions[_REUSE_MAX]
     cdef readonly object missing
     cdef readonly object absent

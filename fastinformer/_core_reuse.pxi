@@ -3,12 +3,24 @@
 # Twin: fastinformer/_py_reuse.py (same names, same behaviour, same docstrings).
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 
-from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.bytes cimport PyBytes_AS_STRING
+from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject
 
 cdef extern from "Python.h":
     Py_hash_t _Py_HashBytes(const void *src, Py_ssize_t length)
+    object PyMemoryView_FromMemory(char *mem, Py_ssize_t size, int flags)
+    object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, object kwnames)
+    PyObject **PySequence_Fast_ITEMS(object seq)
+    int PyBUF_READ
 
 REUSE_MAX_FIELDS = _REUSE_MAX
+
+
+cdef inline Py_hash_t _reuse_hash_span(const char *data, Py_ssize_t length) noexcept:
+    """``hash(data[:length])`` as bytes (the same keyed SipHash), without making them."""
+    cdef Py_hash_t digest = _Py_HashBytes(data, length)
+    return -2 if digest == -1 else digest  # as CPython does: -1 is never a hash
 
 
 cdef Py_hash_t _reuse_hash(object raw) except? -1:
@@ -17,11 +29,9 @@ cdef Py_hash_t _reuse_hash(object raw) except? -1:
     cdef Py_hash_t digest
     PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
     try:
-        digest = _Py_HashBytes(view.buf, view.len)
+        digest = _reuse_hash_span(<const char *>view.buf, view.len)
     finally:
         PyBuffer_Release(&view)
-    if digest == -1:
-        digest = -2  # as CPython does: -1 is never a hash
     return digest
 
 
@@ -51,59 +61,95 @@ cdef class FieldReuser:
         self.names = names
         self.reusable = reusable
         self.decoders = tuple([d.decode for d in decoders])
+        for i, name in enumerate(reusable):
+            self._positions[i] = names.index(name)
         self.missing = missing
         self.absent = absent
 
     def __repr__(self):
         return f"<FieldReuser reusable={self.reusable!r}>"
 
-    def build(self, shell, ident, dict memo not None, bint forget):
+    def build(self, shell, ident, dict memo not None, bint forget, CutEvent cut=None):
         """``model(**fields of shell)`` where each reusable field is the value recorded in
         ``memo[ident]`` if the hash of its raw bytes is the recorded one, else decoded.
         Then records the new hashes and values under ``ident``, or, with ``forget``,
         removes ``ident`` from ``memo``. A decoding error propagates; ``memo`` is then
-        unchanged."""
+        unchanged. With ``cut``, the :class:`CutEvent` of the line ``shell`` was decoded
+        from (its ``shell``), a reusable field's raw bytes are its span in ``cut.line``
+        (absent without one), in the order of ``reusable``."""
         cdef object found = memo.get(ident)
         cdef _ReuseEntry previous = None
         cdef _ReuseEntry entry
-        cdef dict fields = {}
         cdef Py_ssize_t i, n = len(self.reusable)
+        cdef Py_ssize_t count = len(self.names)
         cdef Py_hash_t digests[_REUSE_MAX]
-        cdef list values = PyList_New(n)
+        cdef list args = PyList_New(count)
+        cdef list values
         cdef object raw, value
-        cdef str name
+        cdef const char *data = NULL
+        cdef bint absent
+        if cut is not None:
+            if cut.count != n:
+                raise ValueError(f"the cut has {cut.count} spans for {n} reusable fields")
+            data = PyBytes_AS_STRING(cut.line)
         if type(found) is _ReuseEntry and len((<_ReuseEntry>found).values) == n:
             previous = <_ReuseEntry>found
-        for name in self.names:
-            fields[name] = getattr(shell, name)
+        for i in range(count):
+            value = getattr(shell, <str>self.names[i])
+            Py_INCREF(value)
+            PyList_SET_ITEM(args, i, value)
         for i in range(n):
-            name = <str>self.reusable[i]
-            raw = fields[name]
-            if raw is self.missing:
+            raw = None
+            if data == NULL:
+                raw = <object>PyList_GET_ITEM(args, self._positions[i])
+                absent = raw is self.missing
+            else:
+                absent = cut.starts[i] < 0
+            if absent:
                 digests[i] = 0
                 value = self.absent
             else:
-                digests[i] = _reuse_hash(raw)
+                if data == NULL:
+                    digests[i] = _reuse_hash(raw)
+                else:
+                    digests[i] = _reuse_hash_span(data + cut.starts[i],
+                                                  cut.ends[i] - cut.starts[i])
                 if previous is not None and previous.hashes[i] == digests[i]:
                     value = previous.values[i]
                 else:
+                    if data != NULL:
+                        raw = PyMemoryView_FromMemory(
+                            <char *>data + cut.starts[i], cut.ends[i] - cut.starts[i], PyBUF_READ
+                        )
                     value = self.decoders[i](raw)
-            Py_INCREF(value)
-            PyList_SET_ITEM(values, i, value)
-            fields[name] = value
-        obj = self.model(**fields)
-        # values holds decoded values, untracked unless a transform made them otherwise
-        _untrack_tree(values, 0)
+                    # decoded values are untracked unless a decoder made them otherwise
+                    _untrack_tree(value, 1)
+            args[self._positions[i]] = value
+        obj = PyObject_Vectorcall(self.model, PySequence_Fast_ITEMS(args), 0, self.names)
         if forget:
             if found is not None:
                 del memo[ident]
             return obj
-        entry = previous if previous is not None else _ReuseEntry.__new__(_ReuseEntry)
+        if previous is not None:
+            values = previous.values
+        else:
+            values = PyList_New(n)
+            for i in range(n):
+                Py_INCREF(None)
+                PyList_SET_ITEM(values, i, None)
+            PyObject_GC_UnTrack(<void *>values)
+        # the old values go only once the new ones are all in place
         for i in range(n):
-            entry.hashes[i] = digests[i]
-        old_values, entry.values = entry.values, values
+            values[i] = <object>PyList_GET_ITEM(args, self._positions[i])
         if previous is None:
+            entry = _ReuseEntry.__new__(_ReuseEntry)
+            entry.values = values
+            for i in range(n):
+                entry.hashes[i] = digests[i]
             memo[ident] = entry
+        else:
+            for i in range(n):
+                previous.hashes[i] = digests[i]
         return obj
 
 

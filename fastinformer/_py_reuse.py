@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastinformer._py_scan import CutEvent
+
 __all__ = ["REUSE_MAX_FIELDS", "FieldReuser"]
 
 REUSE_MAX_FIELDS = 8
@@ -47,19 +49,39 @@ class FieldReuser:
     def __repr__(self) -> str:
         return f"<FieldReuser reusable={self.reusable!r}>"
 
-    def build(self, shell: Any, ident: Any, memo: dict[Any, Any], forget: bool) -> Any:
+    def build(
+        self,
+        shell: Any,
+        ident: Any,
+        memo: dict[Any, Any],
+        forget: bool,
+        cut: CutEvent | None = None,
+    ) -> Any:
         """``model(**fields of shell)`` where each reusable field is the value recorded in
         ``memo[ident]`` if the hash of its raw bytes is the recorded one, else decoded.
         Then records the new hashes and values under ``ident``, or, with ``forget``,
         removes ``ident`` from ``memo``. A decoding error propagates; ``memo`` is then
-        unchanged."""
+        unchanged. With ``cut``, the :class:`CutEvent` of the line ``shell`` was decoded
+        from (its ``shell``), a reusable field's raw bytes are its span in ``cut.line``
+        (absent without one), in the order of ``reusable``."""
+        if cut is not None and len(cut.spans) != len(self.reusable):
+            raise ValueError(
+                f"the cut has {len(cut.spans)} spans for {len(self.reusable)} reusable fields"
+            )
         previous = memo.get(ident)
         fields = {name: getattr(shell, name) for name in self.names}
         hashes: list[int] = []
         values: list[Any] = []
         for i, name in enumerate(self.reusable):
-            raw = fields[name]
-            if raw is self.missing:
+            raw: Any
+            if cut is None:
+                raw = fields[name]
+                absent = raw is self.missing
+            else:
+                span = cut.spans[i]
+                absent = span is None
+                raw = None if span is None else cut.line[span[0] : span[1]]
+            if absent:
                 digest, value = 0, self.absent
             else:
                 digest = hash(bytes(raw))

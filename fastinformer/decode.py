@@ -40,7 +40,10 @@ would also show in the next version. In dict mode this applies to objects with t
 top-level fields of the kind's generated model (for custom resources: ``apiVersion``,
 ``kind``, ``metadata``, ``spec`` and ``status``, reusing the last two) and the metadata
 fields of ``ObjectMeta``; other objects are decoded whole, and a decoder that meets 64 of
-them in a row stops trying.
+them in a row stops trying. With the compiled core on a CPU with SSE2 or AVX2, the
+reusable fields and ``managedFields`` are found by a SIMD scan and cut out of the line
+before msgspec reads the rest (``EventCutter`` of the core): unchanged fields are then
+not even parsed, only hashed.
 """
 
 from __future__ import annotations
@@ -255,7 +258,13 @@ class _Reuse:
     struct (reusable fields left as raw JSON), its event envelope, and one decoder per
     reusable field."""
 
-    def __init__(self, model: type[Any], reusable: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        model: type[Any],
+        reusable: tuple[Any, ...],
+        drop_managed: bool,
+        cut_lines: bool | None,
+    ) -> None:
         names = {info.name for info in reusable}
         every = msgspec.structs.fields(model)
         fields: list[tuple[str, Any, Any]] = []
@@ -272,6 +281,8 @@ class _Reuse:
         shell = msgspec.defstruct(f"{model.__name__}Shell", fields, kw_only=True, gc=False)
         self.decoder = _shell_event_decoder(shell)
         self.reusable = tuple(info.name for info in reusable)
+        json_names = tuple(info.encode_name for info in reusable)
+        self.cutter = _cutter(json_names, drop_managed, cut_lines)
         self.reuser = core.FieldReuser(
             model,
             tuple(info.name for info in every),
@@ -319,16 +330,25 @@ def _dict_metadata_shell() -> tuple[Any, tuple[str, ...]]:
     return shell, tuple(order)
 
 
-def _dict_reuse(api_version: str, kind: str) -> _DictReuse:
+def _cutter(reusable: tuple[str, ...], drop_managed_fields: bool, cut: bool | None = None) -> Any:
+    """The core's ``EventCutter`` for a shell, or ``None``: with ``cut=None``, only when
+    the compiled core has a SIMD scan (cutting with a byte loop, or with the pure-Python
+    twin, costs more than the decoding it saves)."""
+    if not (core.scan_level() > 0 if cut is None else cut):
+        return None
+    return core.EventCutter(reusable, drop_managed_fields)
+
+
+def _dict_reuse(api_version: str, kind: str, cut_lines: bool | None) -> _DictReuse:
     """Dict-mode reuse for ``kind``: the top-level fields of its generated model when it
     has one (JSON names), else those of most custom resources, reusing ``spec`` and
     ``status``."""
     model = model_for(api_version, kind)
     if model is None:
-        return _DictReuse(_CUSTOM_FIELDS, _CUSTOM_REUSABLE)
+        return _DictReuse(_CUSTOM_FIELDS, _CUSTOM_REUSABLE, cut_lines)
     fields = tuple(info.encode_name for info in msgspec.structs.fields(model))
     reusable = tuple(info.encode_name for info in _reusable_fields(model))
-    return _DictReuse(fields, reusable)
+    return _DictReuse(fields, reusable, cut_lines)
 
 
 class _DictReuse:
@@ -337,7 +357,9 @@ class _DictReuse:
     ``metadata`` read by :func:`_dict_metadata_shell`, other names refused (such events go
     through :meth:`ObjectDecoder.decode_event`), and a builder making the dict."""
 
-    def __init__(self, fields: tuple[str, ...], reusable: tuple[str, ...]) -> None:
+    def __init__(
+        self, fields: tuple[str, ...], reusable: tuple[str, ...], cut_lines: bool | None
+    ) -> None:
         metadata, self._names = _dict_metadata_shell()
         spec: list[tuple[str, Any, Any]] = []
         for name in fields:
@@ -352,6 +374,7 @@ class _DictReuse:
         )
         self.decoder = _shell_event_decoder(shell)
         self.reusable = reusable
+        self.cutter = _cutter(reusable, True, cut_lines)
         any_decoder = msgspec.json.Decoder()
         self.reuser = core.FieldReuser(
             self._build, fields, reusable, (any_decoder,) * len(reusable), _NO_RAW, _ABSENT
@@ -384,10 +407,14 @@ class ObjectDecoder:
 
     Attributes: ``api_version`` and ``kind`` (``""`` when unknown), the effective
     ``mode``, ``model`` (the struct decoded in typed mode, else ``None``),
-    ``keep_managed_fields``, ``transform`` and ``reusable_fields`` (the top-level
+    ``keep_managed_fields``, ``transform``, ``reusable_fields`` (the top-level
     fields :meth:`decode_event_reusing` can reuse, by attribute name in typed mode and by
     JSON name in dict mode; empty with a ``transform``, and in dict mode with
-    ``keep_managed_fields``).
+    ``keep_managed_fields``) and ``cuts_lines`` (whether :meth:`decode_event_reusing`
+    cuts lines with the core's ``EventCutter`` first). ``cut_lines=None`` (the default)
+    cuts when there are reusable fields and the compiled core has a SIMD scan; ``True``
+    or ``False`` forces it either way (the portable scan and the pure-Python twin cut
+    correctly, but cost more than they save).
     """
 
     def __init__(
@@ -397,6 +424,7 @@ class ObjectDecoder:
         model: type[Any] | None,
         keep_managed_fields: bool = False,
         transform: Transform | None = None,
+        cut_lines: bool | None = None,
     ) -> None:
         self.api_version = api_version
         self.kind = kind
@@ -413,10 +441,12 @@ class ObjectDecoder:
         self._reuse: _Reuse | _DictReuse | None = None
         if transform is None and model is not None:
             reusable = _reusable_fields(model)
-            self._reuse = _Reuse(model, reusable) if reusable else None
+            drop = not keep_managed_fields
+            self._reuse = _Reuse(model, reusable, drop, cut_lines) if reusable else None
         elif transform is None and self._strip:
-            self._reuse = _dict_reuse(api_version, kind)
+            self._reuse = _dict_reuse(api_version, kind, cut_lines)
         self.reusable_fields: tuple[str, ...] = self._reuse.reusable if self._reuse else ()
+        self.cuts_lines = self._reuse is not None and self._reuse.cutter is not None
 
     def __repr__(self) -> str:
         gv = f"{self.api_version}/" if self.api_version else ""
@@ -509,12 +539,20 @@ class ObjectDecoder:
         :meth:`decode_event` returns (in dict mode, a ``metadata`` dict has its keys in the
         API server's order). Other event types, and lines the fast path cannot read, go
         through :meth:`decode_event`.
+
+        With :attr:`cuts_lines`, the line is first cut by the core's ``EventCutter``: a
+        SIMD scan finds the reusable fields and ``metadata.managedFields``, and only the
+        rest (a few hundred bytes of a pod's 4-5 KB) goes through msgspec. A dropped
+        ``managedFields`` is then checked only for terminated strings and balanced
+        brackets, not decoded; lines the cutter does not take are decoded as above.
         """
         reuse = self._reuse
         if reuse is None or reuse.misses >= _REUSE_GIVE_UP:
             return self.decode_event(line)
+        cutter = reuse.cutter
+        cut = cutter.cut(line) if cutter is not None else None
         try:
-            envelope = reuse.decoder.decode(line)
+            envelope = reuse.decoder.decode(line if cut is None else cut.shell)
         except msgspec.ValidationError:
             event = self.decode_event(line)  # raises if the line is bad for it too
             if event.type in _REUSED_EVENTS:  # an object the shell cannot read
@@ -532,7 +570,7 @@ class ObjectDecoder:
             return self.decode_event(line)
         ident: Any = md.uid or (md.namespace, md.name)
         try:
-            obj = reuse.reuser.build(shell, ident, memo, etype == DELETED)
+            obj = reuse.reuser.build(shell, ident, memo, etype == DELETED, cut)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return self.decode_event(line)  # reports the error with its context
         rv = md.resource_version

@@ -725,3 +725,88 @@ def test_dict_mode_objects_are_untracked_by_the_gc_when_compiled() -> None:
     compiled = core.__name__ == "fastinformer._core"
     for part in (got, got["metadata"], got["spec"], got["status"]):
         assert gc.is_tracked(part) is not compiled
+
+
+# --- cutting lines before decoding -------------------------------------------------------------
+
+
+def test_reusing_decoders_cut_lines_by_default_only_with_a_simd_scan() -> None:
+    assert decoder_for("v1/Pod").cuts_lines is (core.scan_level() > 0)
+    assert decoder_for("example.com/v1/Widget", mode="dict").cuts_lines is (
+        core.scan_level() > 0
+    )
+    assert not decoder_for("v1/Pod", transform=lambda o: o).cuts_lines
+    assert ObjectDecoder("v1", "Pod", Pod, cut_lines=True).cuts_lines
+    assert not ObjectDecoder("v1", "Pod", Pod, cut_lines=False).cuts_lines
+
+
+CUT_CASES = [("v1", "Pod", Pod), ("v1", "Pod", None), ("example.com/v1", "Widget", None)]
+
+
+@pytest.fixture(params=[True, False], ids=["cut", "whole"])
+def cut_lines(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.mark.parametrize(("api_version", "kind", "model"), CUT_CASES)
+def test_cut_and_whole_lines_decode_alike_and_reuse_alike(
+    cut_lines: bool, api_version: str, kind: str, model: Any
+) -> None:
+    dec = ObjectDecoder(api_version, kind, model, cut_lines=cut_lines)
+    event = _widget_event if kind == "Widget" else _pod_event
+    memo: dict[Any, Any] = {}
+    previous = None
+    for rv, etype in enumerate(["ADDED", "MODIFIED", "MODIFIED"]):
+        line = event(etype, "p", rv)
+        got = dec.decode_event_reusing(line, memo)
+        assert got == dec.decode_event(line)
+        spec = got.object.spec if model is not None else got.object["spec"]
+        if previous is not None:
+            assert spec is previous
+        previous = spec
+    dec.decode_event_reusing(event("DELETED", "p", 9), memo)
+    assert memo == {}
+
+
+def test_pretty_printed_and_reordered_lines_are_cut_like_compact_ones(cut_lines: bool) -> None:
+    dec = ObjectDecoder("v1", "Pod", Pod, cut_lines=cut_lines)
+    compact = json.loads(_pod_event("ADDED", "p", 1))
+    pretty = json.dumps({"object": compact["object"], "type": "ADDED"}, indent=2).encode()
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(pretty, memo)
+    assert first == dec.decode_event(pretty)
+    again = dec.decode_event_reusing(pretty, memo)
+    assert again.object.spec is first.object.spec
+
+
+def test_lines_the_cutter_refuses_are_decoded_whole(cut_lines: bool) -> None:
+    dec = ObjectDecoder("v1", "Pod", Pod, cut_lines=cut_lines)
+    memo: dict[Any, Any] = {}
+    escaped = _pod_event("ADDED", "p", 1).replace(b'"spec":', b'"sp\\u0065c":')
+    got = dec.decode_event_reusing(escaped, memo)
+    assert got == dec.decode_event(escaped)
+    assert got.object.spec is not None
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(_pod_event("MODIFIED", "p", 2)[:-1], memo)
+
+
+def test_typed_decoders_keeping_managed_fields_do_not_cut_them(cut_lines: bool) -> None:
+    dec = ObjectDecoder("v1", "Pod", PodWithManagedFields, True, cut_lines=cut_lines)
+    line = _pod_event("ADDED", "p", 1)
+    got = dec.decode_event_reusing(line, {})
+    assert got == dec.decode_event(line)
+    assert got.object.metadata.managed_fields
+
+
+def test_a_cut_drops_managed_fields_unread_and_a_whole_decode_reads_them(
+    cut_lines: bool,
+) -> None:
+    dec = ObjectDecoder("v1", "Pod", Pod, cut_lines=cut_lines)
+    line = _pod_event("ADDED", "p", 1).replace(b'"managedFields":[', b'"managedFields":[nul,')
+    if cut_lines:  # documented: only strings and brackets are checked in what is dropped
+        assert dec.decode_event_reusing(line, {}).object.metadata.name == "p"
+    else:
+        with pytest.raises(DecodeError):
+            dec.decode_event_reusing(line, {})
+    with pytest.raises(DecodeError):
+        dec.decode_event_reusing(line.replace(b'"managedFields":[', b'"managedFields":[{'), {})

@@ -138,3 +138,57 @@ def test_the_memo_holds_untracked_values_when_compiled(core: ModuleType) -> None
     values = [v for v in values if any(isinstance(x, Spec) for x in v)]
     assert len(values) == 1
     assert gc.is_tracked(values[0]) is not compiled
+
+
+def build_cut(r: Any, memo: dict[Any, Any], body: bytes, core: ModuleType) -> Thing:
+    """``build`` through an EventCutter: the shell is decoded from the cut line and the
+    reusable fields' bytes come from their spans."""
+    line = b'{"type":"ADDED","object":' + body + b"}"
+    cut = core.EventCutter(("spec", "data")).cut(line)
+    assert cut is not None
+    shell = msgspec.json.decode(cut.shell, type=dict[str, Any])["object"]
+    assert "spec" not in shell and "data" not in shell
+    obj: Thing = r.build(SHELL.decode(msgspec.json.encode(shell)), shell["name"], memo, False, cut)
+    return obj
+
+
+def test_a_cut_line_builds_the_same_object_and_reuses_by_span(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    body = b'{"name":"a","spec":{"replicas":3,"image":"x"},"data":{"k":"v"}}'
+    first = build_cut(r, memo, body, core)
+    assert first == msgspec.json.decode(body, type=Thing)
+    second = build_cut(r, memo, body.replace(b'"v"', b'"w"'), core)
+    assert second.spec is first.spec
+    assert second.data == {"k": "w"}
+
+
+def test_cut_and_whole_shells_share_the_memo(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    body = b'{"name":"a","spec":{"replicas":3},"data":{"k":"v"}}'
+    whole = build(r, memo, body)
+    cut = build_cut(r, memo, body, core)
+    assert cut.spec is whole.spec and cut.data is whole.data
+    again = build(r, memo, body)
+    assert again.spec is whole.spec
+
+
+def test_fields_without_a_span_are_absent(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    obj = build_cut(r, memo, b'{"name":"a","data":null}', core)
+    assert obj.spec is None and obj.data is None
+
+
+def test_a_cut_for_other_fields_is_refused(core: ModuleType) -> None:
+    cut = core.EventCutter(("spec",)).cut(b'{"type":"ADDED","object":{"name":"a"}}')
+    shell = SHELL.decode(b'{"name":"a"}')
+    with pytest.raises(ValueError, match="spans"):
+        reuser(core).build(shell, "a", {}, False, cut)
+
+
+def test_a_decoding_error_in_a_span_leaves_the_memo_alone(core: ModuleType) -> None:
+    r, memo = reuser(core), {}
+    first = build_cut(r, memo, b'{"name":"a","spec":{"replicas":1}}', core)
+    with pytest.raises(msgspec.ValidationError):
+        build_cut(r, memo, b'{"name":"a","spec":{"replicas":"many"}}', core)
+    again = build_cut(r, memo, b'{"name":"a","spec":{"replicas":1}}', core)
+    assert again.spec is first.spec
