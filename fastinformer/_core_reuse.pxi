@@ -6,6 +6,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 cdef extern from "Python.h":
     Py_hash_t _Py_HashBytes(const void *src, Py_ssize_t length)
@@ -18,13 +19,16 @@ REUSE_MAX_FIELDS = _REUSE_MAX
 
 
 cdef inline Py_hash_t _reuse_hash_span(const char *data, Py_ssize_t length) noexcept:
-    """``hash(data[:length])`` as bytes (the same keyed SipHash), without making them."""
+    """``hash(data[:length])`` as bytes (the same keyed SipHash, without making them), or
+    1 where that is 0 (0 stands for "no bytes" in the memo)."""
     cdef Py_hash_t digest = _Py_HashBytes(data, length)
-    return -2 if digest == -1 else digest  # as CPython does: -1 is never a hash
+    if digest == -1:
+        return -2  # as CPython does: -1 is never a hash
+    return 1 if digest == 0 else digest
 
 
 cdef Py_hash_t _reuse_hash(object raw) except? -1:
-    """``hash(bytes(raw))`` without the copy (the same keyed SipHash of the bytes)."""
+    """``_reuse_hash_span`` of a buffer's bytes."""
     cdef Py_buffer view
     cdef Py_hash_t digest
     PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
@@ -42,21 +46,36 @@ cdef class FieldReuser:
     ``reusable``: the names of the fields the shell holds as raw JSON (``msgspec.Raw``),
     ``decoders`` decoding each of them (``decode(buffer) -> value``), ``missing`` the raw
     value a shell holds for an absent field and ``absent`` the value ``model`` then gets.
-    See :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing` for the memo.
+    ``inner``: the name of a field holding a struct (``"metadata"``) whose fields
+    ``inner_names`` are reused too, decoded by ``inner_decoders`` when they change; only
+    from a :class:`CutEvent` (their spans follow those of ``reusable``). After one of
+    them listed in ``inner_shared`` was decoded, ``share(struct)`` is called (the
+    struct's ``__post_init__``, which shares their strings). At most ``REUSE_MAX_FIELDS``
+    fields in all. See :meth:`fastinformer.decode.ObjectDecoder.decode_event_reusing`
+    for the memo.
     """
 
     def __init__(self, model, tuple names not None, tuple reusable not None,
-                 tuple decoders not None, missing, absent=None):
-        if len(reusable) != len(decoders):
+                 tuple decoders not None, missing, absent=None, *, inner=None,
+                 tuple inner_names not None=(), tuple inner_decoders not None=(),
+                 inner_shared=(), share=None):
+        cdef Py_ssize_t i
+        if len(reusable) != len(decoders) or len(inner_names) != len(inner_decoders):
             raise ValueError("one decoder per reusable field is needed")
-        if len(reusable) > _REUSE_MAX:
+        if len(reusable) + len(inner_names) > _REUSE_MAX:
             raise ValueError(f"at most {_REUSE_MAX} reusable fields")
         unknown = set(reusable) - set(names)
         if unknown:
             raise ValueError(f"reusable fields not among the names: {sorted(unknown)}")
-        for name in names:
+        for name in names + inner_names:
             if not isinstance(name, str):
                 raise TypeError(f"field names must be str, not {type(name).__name__}")
+        if inner_names and (inner not in names or inner in reusable):
+            raise ValueError(f"inner must name a field that is not reusable, not {inner!r}")
+        if not set(inner_shared) <= set(inner_names):
+            raise ValueError("inner_shared must be among inner_names")
+        if share is not None and not callable(share):
+            raise TypeError(f"share must be callable, not {type(share).__name__}")
         self.model = model
         self.names = names
         self.reusable = reusable
@@ -65,9 +84,16 @@ cdef class FieldReuser:
             self._positions[i] = names.index(name)
         self.missing = missing
         self.absent = absent
+        self.inner = inner if inner_names else None
+        self.inner_names = inner_names
+        self._inner_decoders = tuple([d.decode for d in inner_decoders])
+        self._inner_position = names.index(inner) if inner_names else -1
+        for i, name in enumerate(inner_names):
+            self._inner_shared[i] = name in inner_shared
+        self._share = share
 
     def __repr__(self):
-        return f"<FieldReuser reusable={self.reusable!r}>"
+        return f"<FieldReuser reusable={self.reusable!r} inner_names={self.inner_names!r}>"
 
     def build(self, shell, ident, dict memo not None, bint forget, CutEvent cut=None):
         """``model(**fields of shell)`` where each reusable field is the value recorded in
@@ -76,28 +102,37 @@ cdef class FieldReuser:
         removes ``ident`` from ``memo``. A decoding error propagates; ``memo`` is then
         unchanged. With ``cut``, the :class:`CutEvent` of the line ``shell`` was decoded
         from (its ``shell``), a reusable field's raw bytes are its span in ``cut.line``
-        (absent without one), in the order of ``reusable``."""
+        (absent without one), in the order of ``reusable`` then ``inner_names``; an inner
+        field with a span is set on the shell's inner struct, one without keeps the value
+        decoded there (and is not reused next time)."""
         cdef object found = memo.get(ident)
         cdef _ReuseEntry previous = None
         cdef _ReuseEntry entry
-        cdef Py_ssize_t i, n = len(self.reusable)
+        cdef Py_ssize_t n = len(self.reusable)
+        cdef Py_ssize_t m = len(self.inner_names)
+        cdef Py_ssize_t total = n + m
         cdef Py_ssize_t count = len(self.names)
+        cdef Py_ssize_t i, k
         cdef Py_hash_t digests[_REUSE_MAX]
         cdef list args = PyList_New(count)
-        cdef list values
-        cdef object raw, value
+        cdef list chosen = PyList_New(total)
+        cdef object raw, value, inner = None
         cdef const char *data = NULL
-        cdef bint absent
+        cdef bint absent, reshare = False
         if cut is not None:
-            if cut.count != n:
-                raise ValueError(f"the cut has {cut.count} spans for {n} reusable fields")
+            if cut.count != total:
+                raise ValueError(f"the cut has {cut.count} spans for {total} reusable fields")
             data = PyBytes_AS_STRING(cut.line)
-        if type(found) is _ReuseEntry and len((<_ReuseEntry>found).values) == n:
+        if type(found) is _ReuseEntry and (<_ReuseEntry>found).count == total:
             previous = <_ReuseEntry>found
         for i in range(count):
             value = getattr(shell, <str>self.names[i])
             Py_INCREF(value)
             PyList_SET_ITEM(args, i, value)
+        for i in range(total):
+            Py_INCREF(None)
+            PyList_SET_ITEM(chosen, i, None)
+            digests[i] = 0
         for i in range(n):
             raw = None
             if data == NULL:
@@ -114,8 +149,8 @@ cdef class FieldReuser:
                 else:
                     digests[i] = _reuse_hash_span(data + cut.starts[i],
                                                   cut.ends[i] - cut.starts[i])
-                if previous is not None and previous.hashes[i] == digests[i]:
-                    value = previous.values[i]
+                if previous is not None and previous._hashes[i] == digests[i]:
+                    value = <object>previous._values[i]
                 else:
                     if data != NULL:
                         raw = PyMemoryView_FromMemory(
@@ -125,33 +160,76 @@ cdef class FieldReuser:
                     # decoded values are untracked unless a decoder made them otherwise
                     _untrack_tree(value, 1)
             args[self._positions[i]] = value
+            chosen[i] = value
+        if m:
+            inner = <object>PyList_GET_ITEM(args, self._inner_position)
+        if inner is not None:
+            for i in range(m):
+                k = n + i
+                if data == NULL or cut.starts[k] < 0:
+                    digests[k] = 0
+                    chosen[k] = getattr(inner, <str>self.inner_names[i])
+                    continue
+                digests[k] = _reuse_hash_span(data + cut.starts[k], cut.ends[k] - cut.starts[k])
+                if previous is not None and previous._hashes[k] == digests[k]:
+                    value = <object>previous._values[k]
+                else:
+                    raw = PyMemoryView_FromMemory(
+                        <char *>data + cut.starts[k], cut.ends[k] - cut.starts[k], PyBUF_READ
+                    )
+                    value = self._inner_decoders[i](raw)
+                    _untrack_tree(value, 1)
+                    reshare = reshare or self._inner_shared[i]
+                setattr(inner, <str>self.inner_names[i], value)
+                chosen[k] = value
+            if reshare and self._share is not None:
+                self._share(inner)
         obj = PyObject_Vectorcall(self.model, PySequence_Fast_ITEMS(args), 0, self.names)
         if forget:
             if found is not None:
                 del memo[ident]
             return obj
-        if previous is not None:
-            values = previous.values
-        else:
-            values = PyList_New(n)
-            for i in range(n):
-                Py_INCREF(None)
-                PyList_SET_ITEM(values, i, None)
-            PyObject_GC_UnTrack(<void *>values)
-        # the old values go only once the new ones are all in place
-        for i in range(n):
-            values[i] = <object>PyList_GET_ITEM(args, self._positions[i])
+        entry = previous if previous is not None else _ReuseEntry.__new__(_ReuseEntry)
+        entry.replace(chosen, digests)
         if previous is None:
-            entry = _ReuseEntry.__new__(_ReuseEntry)
-            entry.values = values
-            for i in range(n):
-                entry.hashes[i] = digests[i]
             memo[ident] = entry
-        else:
-            for i in range(n):
-                previous.hashes[i] = digests[i]
         return obj
 
 
 cdef class _ReuseEntry:
-    """One object's reusable fields in its last version: their hashes and values."""
+    """One object's reusable fields in its last version: their hashes and values (held
+    in the entry itself, which the cyclic GC does not track: decoded values hold no
+    cycles). ``values`` and ``hashes`` give them as tuples, for tests."""
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.count):
+            Py_XDECREF(self._values[i])
+            self._values[i] = NULL
+
+    cdef replace(self, list values, Py_hash_t *digests):
+        """Hold ``values`` and ``digests`` instead (the old values are released last)."""
+        cdef Py_ssize_t i, n = len(values)
+        cdef PyObject *old[_REUSE_MAX]
+        for i in range(n):
+            old[i] = self._values[i] if i < self.count else NULL
+            value = <object>PyList_GET_ITEM(values, i)
+            Py_INCREF(value)
+            self._values[i] = <PyObject *>value
+            self._hashes[i] = digests[i]
+        for i in range(n, self.count):
+            Py_XDECREF(self._values[i])
+            self._values[i] = NULL
+        self.count = n
+        for i in range(n):
+            Py_XDECREF(old[i])
+
+    @property
+    def values(self):
+        cdef Py_ssize_t i
+        return tuple([<object>self._values[i] for i in range(self.count)])
+
+    @property
+    def hashes(self):
+        cdef Py_ssize_t i
+        return tuple([self._hashes[i] for i in range(self.count)])

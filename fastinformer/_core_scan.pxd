@@ -12,8 +12,10 @@ cdef class CutEvent:
 
 cdef class EventCutter:
     cdef readonly tuple reusable
+    cdef readonly tuple inner
     cdef readonly bint drop_managed_fields
     cdef list _names
+    cdef list _inner_names
 
     cdef Py_ssize_t _cut_object(self, const char *b, Py_ssize_t n, Py_ssize_t i, int level,
                                 char *out, Py_ssize_t *o, CutEvent cut) noexcept

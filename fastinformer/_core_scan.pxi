@@ -120,9 +120,11 @@ cdef class CutEvent:
 cdef class EventCutter:
     """Cuts watch lines so that a decoder reads only what changes between versions.
 
-    ``reusable``: the JSON names of the object's top-level fields to cut out (at most
-    ``REUSE_MAX_FIELDS``); with ``drop_managed_fields``, ``metadata.managedFields`` is cut
-    out too when it is an object or an array. :meth:`cut` returns a :class:`CutEvent`, or
+    ``reusable``: the JSON names of the object's top-level fields to cut out, ``inner``
+    those of ``metadata`` members to cut out when they are objects or arrays (at most
+    ``REUSE_MAX_FIELDS`` in all; their spans follow those of ``reusable``); with
+    ``drop_managed_fields``, ``metadata.managedFields`` is dropped when it is an object
+    or an array (even if ``inner`` names it). :meth:`cut` returns a :class:`CutEvent`, or
     ``None`` when the line is not one it can cut safely (not a JSON object with an object
     ``object`` member; an escaped, or repeated, member name among ``object``,
     ``metadata`` and the reusable ones; malformed or truncated JSON; text after the
@@ -134,22 +136,26 @@ cdef class EventCutter:
     ``managedFields`` is dropped unread, as a decoder that skips it does.
     """
 
-    def __init__(self, tuple reusable not None, bint drop_managed_fields=True):
-        if len(reusable) > _REUSE_MAX:
+    def __init__(self, tuple reusable not None, bint drop_managed_fields=True,
+                 tuple inner not None=()):
+        if len(reusable) + len(inner) > _REUSE_MAX:
             raise ValueError(f"at most {_REUSE_MAX} reusable fields")
-        for name in reusable:
+        for name in reusable + inner:
             if not isinstance(name, str):
                 raise TypeError(f"field names must be str, not {type(name).__name__}")
+        for name in reusable:
             if name in ("metadata", "object"):
                 raise ValueError(f"{name!r} cannot be cut out")
-        if len(set(reusable)) != len(reusable):
+        if len(set(reusable)) != len(reusable) or len(set(inner)) != len(inner):
             raise ValueError("reusable field names must differ")
         self.reusable = reusable
+        self.inner = inner
         self.drop_managed_fields = drop_managed_fields
         self._names = [name.encode() for name in reusable]
+        self._inner_names = [name.encode() for name in inner]
 
     def __repr__(self):
-        return (f"<EventCutter reusable={self.reusable!r} "
+        return (f"<EventCutter reusable={self.reusable!r} inner={self.inner!r} "
                 f"drop_managed_fields={self.drop_managed_fields!r}>")
 
     def cut(self, line):
@@ -164,7 +170,7 @@ cdef class EventCutter:
         cdef Py_ssize_t o = 0
         cdef Py_ssize_t i
         cdef CutEvent cut = CutEvent.__new__(CutEvent)
-        cut.count = len(self._names)
+        cut.count = len(self._names) + len(self._inner_names)
         for i in range(cut.count):
             cut.starts[i] = -1
             cut.ends[i] = -1
@@ -190,7 +196,7 @@ cdef class EventCutter:
                                 char *out, Py_ssize_t *o, CutEvent cut) noexcept:
         """Copy the object at ``b[i]`` (a ``{``) to ``out`` as the class says, recording
         spans in ``cut``; return the index past it, or -1 when it cannot be cut."""
-        cdef Py_ssize_t key_start, key_end, value_start, value_end, j
+        cdef Py_ssize_t key_start, key_end, value_start, value_end, j, k
         cdef const char *key
         cdef Py_ssize_t key_len
         cdef bint wrote = False
@@ -236,18 +242,27 @@ cdef class EventCutter:
                     if seen_special:
                         return -1
                     seen_special = True
-                    if self.drop_managed_fields and b[value_start] == 123:
+                    if (self.drop_managed_fields or self._inner_names) and b[value_start] == 123:
                         field = -3
                 else:
-                    for j in range(cut.count):
+                    for j in range(len(self._names)):
                         if _sc_key_is(key, key_len, <bytes>self._names[j]):
                             if cut.starts[j] >= 0:
                                 return -1
                             field = <int>j
                             break
-            elif (key_len == 13 and memcmp(key, b"managedFields", 13) == 0
-                  and (b[value_start] == 123 or b[value_start] == 91)):
-                field = -4
+            elif b[value_start] == 123 or b[value_start] == 91:
+                if (self.drop_managed_fields and key_len == 13
+                        and memcmp(key, b"managedFields", 13) == 0):
+                    field = -4
+                else:
+                    for j in range(len(self._inner_names)):
+                        if _sc_key_is(key, key_len, <bytes>self._inner_names[j]):
+                            k = j + len(self._names)
+                            if cut.starts[k] >= 0:
+                                return -1
+                            field = <int>k
+                            break
             if field == -3:
                 if wrote:
                     out[o[0]] = 44

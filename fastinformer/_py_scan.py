@@ -134,9 +134,11 @@ class CutEvent:
 class EventCutter:
     """Cuts watch lines so that a decoder reads only what changes between versions.
 
-    ``reusable``: the JSON names of the object's top-level fields to cut out (at most
-    ``REUSE_MAX_FIELDS``); with ``drop_managed_fields``, ``metadata.managedFields`` is cut
-    out too when it is an object or an array. :meth:`cut` returns a :class:`CutEvent`, or
+    ``reusable``: the JSON names of the object's top-level fields to cut out, ``inner``
+    those of ``metadata`` members to cut out when they are objects or arrays (at most
+    ``REUSE_MAX_FIELDS`` in all; their spans follow those of ``reusable``); with
+    ``drop_managed_fields``, ``metadata.managedFields`` is dropped when it is an object
+    or an array (even if ``inner`` names it). :meth:`cut` returns a :class:`CutEvent`, or
     ``None`` when the line is not one it can cut safely (not a JSON object with an object
     ``object`` member; an escaped, or repeated, member name among ``object``,
     ``metadata`` and the reusable ones; malformed or truncated JSON; text after the
@@ -148,25 +150,33 @@ class EventCutter:
     ``managedFields`` is dropped unread, as a decoder that skips it does.
     """
 
-    def __init__(self, reusable: tuple[str, ...], drop_managed_fields: bool = True) -> None:
-        if not isinstance(reusable, tuple):
-            raise TypeError(f"reusable must be a tuple, not {type(reusable).__name__}")
-        if len(reusable) > _MAX_FIELDS:
+    def __init__(
+        self,
+        reusable: tuple[str, ...],
+        drop_managed_fields: bool = True,
+        inner: tuple[str, ...] = (),
+    ) -> None:
+        if not isinstance(reusable, tuple) or not isinstance(inner, tuple):
+            raise TypeError("reusable and inner must be tuples")
+        if len(reusable) + len(inner) > _MAX_FIELDS:
             raise ValueError(f"at most {_MAX_FIELDS} reusable fields")
-        for name in reusable:
+        for name in reusable + inner:
             if not isinstance(name, str):
                 raise TypeError(f"field names must be str, not {type(name).__name__}")
+        for name in reusable:
             if name in ("metadata", "object"):
                 raise ValueError(f"{name!r} cannot be cut out")
-        if len(set(reusable)) != len(reusable):
+        if len(set(reusable)) != len(reusable) or len(set(inner)) != len(inner):
             raise ValueError("reusable field names must differ")
         self.reusable = reusable
+        self.inner = inner
         self.drop_managed_fields = bool(drop_managed_fields)
         self._names = [name.encode() for name in reusable]
+        self._inner_names = [name.encode() for name in inner]
 
     def __repr__(self) -> str:
         return (
-            f"<EventCutter reusable={self.reusable!r} "
+            f"<EventCutter reusable={self.reusable!r} inner={self.inner!r} "
             f"drop_managed_fields={self.drop_managed_fields!r}>"
         )
 
@@ -174,7 +184,7 @@ class EventCutter:
         """The :class:`CutEvent` of ``line`` (``bytes``), or ``None`` (see the class)."""
         if type(line) is not bytes:
             return None
-        spans: list[tuple[int, int] | None] = [None] * len(self._names)
+        spans: list[tuple[int, int] | None] = [None] * (len(self._names) + len(self._inner_names))
         out = bytearray()
         i = _ws(line, 0)
         if i >= len(line) or line[i] != _LBRACE:
@@ -227,15 +237,22 @@ class EventCutter:
                     if seen_special:
                         return -1
                     seen_special = True
-                    if self.drop_managed_fields and b[value_start] == _LBRACE:
+                    descend = self.drop_managed_fields or self._inner_names
+                    if descend and b[value_start] == _LBRACE:
                         field = -3
                 elif key in self._names:
                     j = self._names.index(key)
                     if spans[j] is not None:
                         return -1
                     field = j
-            elif key == b"managedFields" and b[value_start] in _OPEN:
-                field = -4
+            elif b[value_start] in _OPEN:
+                if self.drop_managed_fields and key == b"managedFields":
+                    field = -4
+                elif key in self._inner_names:
+                    k = self._inner_names.index(key) + len(self._names)
+                    if spans[k] is not None:
+                        return -1
+                    field = k
             if field == -3:
                 if wrote:
                     out.append(_COMMA)

@@ -255,8 +255,9 @@ def _shell_event_decoder(shell: type[Any]) -> msgspec.json.Decoder[Any]:
 
 class _Reuse:
     """What :meth:`ObjectDecoder.decode_event_reusing` needs for one model: the shell
-    struct (reusable fields left as raw JSON), its event envelope, and one decoder per
-    reusable field."""
+    struct (reusable fields left as raw JSON), its event envelope, one decoder per
+    reusable field, and those of the container fields of its ``metadata`` struct
+    (labels, annotations, owner references, finalizers), reused from cut lines."""
 
     def __init__(
         self,
@@ -281,16 +282,47 @@ class _Reuse:
         shell = msgspec.defstruct(f"{model.__name__}Shell", fields, kw_only=True, gc=False)
         self.decoder = _shell_event_decoder(shell)
         self.reusable = tuple(info.name for info in reusable)
-        json_names = tuple(info.encode_name for info in reusable)
-        self.cutter = _cutter(json_names, drop_managed, cut_lines)
+        inner = _metadata_fields(model, core.REUSE_MAX_FIELDS - len(reusable))
+        meta = _metadata_type(model)
+        self.cutter = _cutter(
+            tuple(info.encode_name for info in reusable),
+            drop_managed,
+            cut_lines,
+            tuple(info.encode_name for info in inner),
+        )
         self.reuser = core.FieldReuser(
             model,
             tuple(info.name for info in every),
             self.reusable,
             tuple(msgspec.json.Decoder(info.type) for info in reusable),
             _NO_RAW,
+            inner="metadata" if inner else None,
+            inner_names=tuple(info.name for info in inner),
+            inner_decoders=tuple(msgspec.json.Decoder(info.type) for info in inner),
+            inner_shared=tuple(
+                info.name for info in inner if info.name in getattr(meta, "_shared_fields", ())
+            ),
+            share=getattr(meta, "__post_init__", None),
         )
         self.misses = 0  # objects in a row the shell could not read (racy, advisory)
+
+
+def _metadata_type(model: type[Any]) -> Any:
+    """The struct type of ``model``'s ``metadata`` field, or ``None``."""
+    for info in msgspec.structs.fields(model):
+        if info.name == "metadata":
+            kinds = [t for t in typing.get_args(info.type) or (info.type,) if t is not type(None)]
+            kind = kinds[0] if len(kinds) == 1 else None
+            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+                return kind
+    return None
+
+
+def _metadata_fields(model: type[Any], room: int) -> tuple[Any, ...]:
+    """The container fields of ``model``'s ``metadata`` struct worth reusing (at most
+    ``room``), or none when it has no such struct."""
+    meta = _metadata_type(model)
+    return _reusable_fields(meta)[:room] if meta is not None and room > 0 else ()
 
 
 _NO_RAW = msgspec.Raw()
@@ -330,13 +362,18 @@ def _dict_metadata_shell() -> tuple[Any, tuple[str, ...]]:
     return shell, tuple(order)
 
 
-def _cutter(reusable: tuple[str, ...], drop_managed_fields: bool, cut: bool | None = None) -> Any:
+def _cutter(
+    reusable: tuple[str, ...],
+    drop_managed_fields: bool,
+    cut: bool | None,
+    inner: tuple[str, ...] = (),
+) -> Any:
     """The core's ``EventCutter`` for a shell, or ``None``: with ``cut=None``, only when
     the compiled core has a SIMD scan (cutting with a byte loop, or with the pure-Python
     twin, costs more than the decoding it saves)."""
     if not (core.scan_level() > 0 if cut is None else cut):
         return None
-    return core.EventCutter(reusable, drop_managed_fields)
+    return core.EventCutter(reusable, drop_managed_fields, inner)
 
 
 def _dict_reuse(api_version: str, kind: str, cut_lines: bool | None) -> _DictReuse:

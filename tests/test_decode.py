@@ -810,3 +810,34 @@ def test_a_cut_drops_managed_fields_unread_and_a_whole_decode_reads_them(
             dec.decode_event_reusing(line, {})
     with pytest.raises(DecodeError):
         dec.decode_event_reusing(line.replace(b'"managedFields":[', b'"managedFields":[{'), {})
+
+
+def test_cut_lines_reuse_unchanged_metadata_containers() -> None:
+    dec = ObjectDecoder("v1", "Pod", Pod, cut_lines=True)
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    second = dec.decode_event_reusing(_pod_event("MODIFIED", "p", 2), memo).object
+    assert first.metadata.labels and first.metadata.annotations
+    assert second.metadata.labels is first.metadata.labels
+    assert second.metadata.annotations is first.metadata.annotations
+    assert second.metadata.resource_version == "2"
+    assert dec.reusable_fields == ("spec", "status")
+
+
+def test_changed_labels_are_decoded_with_their_strings_shared() -> None:
+    from fastinformer.models import base as models_base
+
+    dec = ObjectDecoder("v1", "Pod", Pod, cut_lines=True)
+    memo: dict[Any, Any] = {}
+    first = dec.decode_event_reusing(_pod_event("ADDED", "p", 1), memo).object
+    line = _pod_event("MODIFIED", "p", 2)
+    app = first.metadata.labels["app"]
+    line = line.replace(f'"app":"{app}"'.encode(), b'"app":"relabelled-by-a-test"')
+    second = dec.decode_event_reusing(line, memo).object
+    assert second == dec.decode_event(line).object
+    assert second.metadata.labels["app"] == "relabelled-by-a-test"
+    assert second.metadata.labels is not first.metadata.labels
+    assert second.metadata.labels["app"] is models_base.SHARED["relabelled-by-a-test"]
+    assert second.metadata.annotations is first.metadata.annotations
+    if core.__name__ == "fastinformer._core":
+        assert not gc.is_tracked(second.metadata.labels)

@@ -131,13 +131,13 @@ def test_the_constructor_checks_its_arguments(core: ModuleType) -> None:
 
 def test_the_memo_holds_untracked_values_when_compiled(core: ModuleType) -> None:
     r, memo = reuser(core), {}
-    build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"v"}}')
+    first = build(r, memo, b'{"name":"a","spec":{"replicas":3},"data":{"k":"v"}}')
     compiled = core.__name__ != "fastinformer._core_py"
     entry = memo["a"]
-    values = [v for v in gc.get_referents(entry) if type(v) in (list, tuple) and len(v) == 2]
-    values = [v for v in values if any(isinstance(x, Spec) for x in v)]
-    assert len(values) == 1
-    assert gc.is_tracked(values[0]) is not compiled
+    hashes, values = (entry.hashes, entry.values) if compiled else entry
+    assert values == (first.spec, first.data) and len(hashes) == 2
+    assert values[0] is first.spec
+    assert gc.is_tracked(entry) is not compiled
 
 
 def build_cut(r: Any, memo: dict[Any, Any], body: bytes, core: ModuleType) -> Thing:
@@ -192,3 +192,119 @@ def test_a_decoding_error_in_a_span_leaves_the_memo_alone(core: ModuleType) -> N
         build_cut(r, memo, b'{"name":"a","spec":{"replicas":"many"}}', core)
     again = build_cut(r, memo, b'{"name":"a","spec":{"replicas":1}}', core)
     assert again.spec is first.spec
+
+
+class Meta(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    labels: dict[str, str] | None = None
+    owners: list[str] | None = None
+
+
+class Boxed(msgspec.Struct, kw_only=True):
+    meta: Meta | None = None
+    spec: Spec | None = None
+
+
+class BoxedShell(msgspec.Struct, kw_only=True):
+    meta: Meta | None = None
+    spec: msgspec.Raw = MISSING
+
+
+BOXED_SHELL = msgspec.json.Decoder(BoxedShell)
+
+
+def boxed_reuser(core: ModuleType, shared: list[Meta]) -> Any:
+    return core.FieldReuser(
+        Boxed,
+        ("meta", "spec"),
+        ("spec",),
+        (msgspec.json.Decoder(Spec | None),),
+        MISSING,
+        inner="meta",
+        inner_names=("labels", "owners"),
+        inner_decoders=(
+            msgspec.json.Decoder(dict[str, str] | None),
+            msgspec.json.Decoder(list[str] | None),
+        ),
+        inner_shared=("labels",),
+        share=shared.append,
+    )
+
+
+def build_boxed(core: ModuleType, r: Any, memo: dict[Any, Any], body: bytes) -> Boxed:
+    line = b'{"type":"ADDED","object":' + body + b"}"
+    cut = core.EventCutter(("spec",), True, ("labels", "owners")).cut(line)
+    assert cut is not None
+    shell_object = msgspec.json.decode(cut.shell)["object"]
+    shell = BOXED_SHELL.decode(msgspec.json.encode({"meta": shell_object.get("metadata")}))
+    obj: Boxed = r.build(shell, "id", memo, False, cut)
+    return obj
+
+
+def test_inner_fields_with_the_same_bytes_are_the_previous_objects(core: ModuleType) -> None:
+    shared: list[Meta] = []
+    r, memo = boxed_reuser(core, shared), {}
+    body = b'{"metadata":{"name":"a","labels":{"x":"1"},"owners":["o"]},"spec":{"replicas":1}}'
+    first = build_boxed(core, r, memo, body)
+    assert first == Boxed(meta=Meta(name="a", labels={"x": "1"}, owners=["o"]), spec=Spec(1))
+    assert shared == [first.meta]  # labels were decoded: their strings shared once
+    second = build_boxed(core, r, memo, body.replace(b'"a"', b'"b"'))
+    assert second.meta is not None and first.meta is not None
+    assert second.meta.name == "b"
+    assert second.meta.labels is first.meta.labels and second.meta.owners is first.meta.owners
+    assert shared == [first.meta]  # nothing decoded, nothing shared again
+
+
+def test_a_changed_inner_field_is_decoded_and_shared_only_if_listed(core: ModuleType) -> None:
+    shared: list[Meta] = []
+    r, memo = boxed_reuser(core, shared), {}
+    body = b'{"metadata":{"labels":{"x":"1"},"owners":["o"]}}'
+    first = build_boxed(core, r, memo, body)
+    second = build_boxed(core, r, memo, body.replace(b'["o"]', b'["p"]'))
+    assert second.meta is not None and first.meta is not None
+    assert second.meta.owners == ["p"] and second.meta.labels is first.meta.labels
+    assert len(shared) == 1  # owners are not listed as shared
+    third = build_boxed(core, r, memo, body.replace(b'"1"', b'"2"'))
+    assert third.meta is not None and third.meta.labels == {"x": "2"}
+    assert len(shared) == 2 and shared[-1] is third.meta
+
+
+def test_inner_fields_without_a_span_keep_the_decoded_value(core: ModuleType) -> None:
+    r, memo = boxed_reuser(core, []), {}
+    body = b'{"metadata":{"labels":null,"owners":["o"]}}'
+    first = build_boxed(core, r, memo, body)
+    assert first.meta == Meta(labels=None, owners=["o"])
+    whole = BOXED_SHELL.decode(b'{"meta":{"labels":{"x":"1"},"owners":["o"]}}')
+    plain = r.build(whole, "id", memo, False)  # no cut: nothing hashed, nothing reused
+    assert plain.meta.labels == {"x": "1"} and plain.meta.owners is whole.meta.owners
+    again = build_boxed(core, r, memo, body)
+    assert again.meta is not None and again.meta.owners == ["o"]
+    assert again.meta.owners is not first.meta.owners  # decoded again after the plain build
+
+
+def test_an_absent_inner_struct_is_left_alone(core: ModuleType) -> None:
+    r, memo = boxed_reuser(core, []), {}
+    assert build_boxed(core, r, memo, b'{"spec":{"replicas":2}}') == Boxed(spec=Spec(2))
+
+
+def test_the_inner_arguments_are_checked(core: ModuleType) -> None:
+    dec = msgspec.json.Decoder(Spec)
+    with pytest.raises(ValueError, match="inner must name"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING,
+                         inner="nope", inner_names=("labels",), inner_decoders=(dec,))
+    with pytest.raises(ValueError, match="inner must name"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING,
+                         inner="spec", inner_names=("labels",), inner_decoders=(dec,))
+    with pytest.raises(ValueError, match="one decoder"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING,
+                         inner="meta", inner_names=("labels",), inner_decoders=())
+    with pytest.raises(ValueError, match="inner_shared"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING,
+                         inner="meta", inner_names=("labels",), inner_decoders=(dec,),
+                         inner_shared=("owners",))
+    with pytest.raises(ValueError, match="at most"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING, inner="meta",
+                         inner_names=tuple(f"f{i}" for i in range(8)),
+                         inner_decoders=(dec,) * 8)
+    with pytest.raises(TypeError, match="share"):
+        core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING, share=3)

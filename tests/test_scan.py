@@ -178,8 +178,8 @@ def event(obj: Any = POD, etype: str = "MODIFIED", **dumps: Any) -> bytes:
     return json.dumps({"type": etype, "object": obj}, **dumps).encode()
 
 
-def cutter(core: ModuleType, drop: bool = True) -> Any:
-    return core.EventCutter(("spec", "status"), drop)
+def cutter(core: ModuleType, drop: bool = True, inner: tuple[str, ...] = ()) -> Any:
+    return core.EventCutter(("spec", "status"), drop, inner)
 
 
 def without(obj: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -264,6 +264,36 @@ def test_lines_that_cannot_be_cut_safely_give_none(scan: ModuleType, line: bytes
     assert cutter(scan).cut(line) is None
 
 
+def test_inner_metadata_members_are_cut_when_they_are_containers(scan: ModuleType) -> None:
+    obj = {**POD, "metadata": {**POD["metadata"], "finalizers": None}}
+    line = event(obj)
+    cut = cutter(scan, inner=("labels", "finalizers", "ownerReferences")).cut(line)
+    assert cut is not None
+    metadata = json.loads(cut.shell)["object"]["metadata"]
+    assert "labels" not in metadata and metadata["finalizers"] is None
+    spec, _status, labels, finalizers, owners = cut.spans
+    assert json.loads(line[labels[0] : labels[1]]) == {"app": "web"}
+    assert finalizers is None and owners is None
+    assert json.loads(line[spec[0] : spec[1]]) == POD["spec"]
+
+
+def test_managed_fields_are_an_inner_member_only_when_kept(scan: ModuleType) -> None:
+    kept = cutter(scan, drop=False, inner=("managedFields",)).cut(event())
+    assert kept is not None
+    span = kept.spans[2]
+    assert json.loads(kept.line[span[0] : span[1]]) == POD["metadata"]["managedFields"]
+    assert "managedFields" not in json.loads(kept.shell)["object"]["metadata"]
+    dropped = cutter(scan, inner=("managedFields",)).cut(event())
+    assert dropped is not None and dropped.spans[2] is None
+    assert "managedFields" not in json.loads(dropped.shell)["object"]["metadata"]
+
+
+def test_a_repeated_inner_member_cannot_be_cut(scan: ModuleType) -> None:
+    line = b'{"type":"ADDED","object":{"metadata":{"labels":{},"labels":{"a":"b"}}}}'
+    assert cutter(scan, inner=("labels",)).cut(line) is None
+    assert cutter(scan).cut(line) is not None  # not cut out: the decoder reads both
+
+
 def test_escaped_member_names_inside_metadata_are_kept(scan: ModuleType) -> None:
     line = b'{"type":"ADDED","object":{"metadata":{"n\\u0061me":"a","managedFields":[]}}}'
     cut = cutter(scan).cut(line)
@@ -293,6 +323,11 @@ def test_the_cutter_checks_its_field_names(core: ModuleType) -> None:
         core.EventCutter(("metadata",))
     with pytest.raises(ValueError, match="differ"):
         core.EventCutter(("spec", "spec"))
+    with pytest.raises(ValueError, match="differ"):
+        core.EventCutter(("spec",), True, ("labels", "labels"))
+    with pytest.raises(ValueError, match="at most"):
+        core.EventCutter(("spec", "status"), True, tuple(f"f{i}" for i in range(7)))
+    assert core.EventCutter(("spec",), False, ("labels",)).inner == ("labels",)
     assert core.EventCutter(("spec",)).reusable == ("spec",)
     assert "spec" in repr(core.EventCutter(("spec",)))
 
@@ -313,16 +348,24 @@ EVENT_OBJECTS = st.fixed_dictionaries(
 
 @pytest.mark.skipif(COMPILED is None, reason="compiled core not built")
 @settings(max_examples=200, deadline=None)
-@given(obj=EVENT_OBJECTS, indent=st.sampled_from([None, 1]), truncate=st.integers(0, 30))
-def test_compiled_and_pure_cutters_agree(obj: Any, indent: int | None, truncate: int) -> None:
+@given(
+    obj=EVENT_OBJECTS,
+    indent=st.sampled_from([None, 1]),
+    truncate=st.integers(0, 30),
+    drop=st.booleans(),
+    inner=st.sampled_from([(), ("labels",), ("managedFields", "labels")]),
+)
+def test_compiled_and_pure_cutters_agree(
+    obj: Any, indent: int | None, truncate: int, drop: bool, inner: tuple[str, ...]
+) -> None:
     line = event(obj, indent=indent)
     if truncate:
         line = line[: -truncate or None]
-    twin = cutter(_core_py).cut(line)
+    twin = cutter(_core_py, drop, inner).cut(line)
     for _, _skip in every_scan():
         if COMPILED is None:  # pragma: no cover - skipped above
             break
-        compiled = cutter(COMPILED).cut(line)
+        compiled = cutter(COMPILED, drop, inner).cut(line)
         if twin is None:
             assert compiled is None
             continue
@@ -330,4 +373,6 @@ def test_compiled_and_pure_cutters_agree(obj: Any, indent: int | None, truncate:
         assert (compiled.shell, compiled.spans) == (twin.shell, twin.spans)
     if twin is not None and not truncate:
         shell = json.loads(twin.shell)["object"]
-        assert shell.get("metadata") == without(obj["metadata"], "managedFields")
+        cut_out = {"managedFields"} if drop else set()
+        cut_out |= {name for name in inner if isinstance(obj["metadata"].get(name), (dict, list))}
+        assert shell.get("metadata") == without(obj["metadata"], *cut_out)
