@@ -550,6 +550,46 @@ cdef class DeltaFIFO:
         finally:
             self._lock.exit()
 
+    def drain(self, process):
+        """Pop and process queued keys one after the other, as :meth:`pop` does, until
+        none is queued; never waits. Returns how many keys were processed (0 when none
+        was queued, also once closed). The lock is released between keys. An error from
+        ``process`` ends the drain as it ends :meth:`pop` (RequeueError requeues the
+        key's deltas first); RuntimeError if called from ``process``.
+        """
+        cdef Py_ssize_t count = 0
+        cdef str key
+        cdef list deltas
+        cdef bint initial
+        while True:
+            self._lock.enter()
+            try:
+                if self._processing:
+                    raise RuntimeError("DeltaFIFO.drain called from inside a process callback")
+                if not self._items:
+                    return count
+                key = self._pop_key_locked()
+                deltas = <list>self._items.pop(key)
+                initial = not (self._populated and self._initial_count == 0)
+                if self._initial_count > 0:
+                    self._initial_count -= 1
+                self._processing = True
+                try:
+                    process(deltas, initial)
+                except RequeueError as exc:
+                    self._requeue_locked(key, deltas)
+                    err = (<object>exc).err
+                    if err is not None:
+                        raise err
+                    raise
+                finally:
+                    self._processing = False
+                count += 1
+                if not self._items:
+                    return count
+            finally:
+                self._lock.exit()
+
     def close(self):
         """Close the FIFO: blocked and future pops raise FIFOClosedError once it is
         empty; add/update/delete/replace/resync raise FIFOClosedError."""

@@ -388,6 +388,37 @@ class DeltaFIFO:
             finally:
                 self._processing = False
 
+    def drain(self, process: Callable[[list[Delta], bool], Any]) -> int:
+        """Pop and process queued keys one after the other, as :meth:`pop` does, until
+        none is queued; never waits. Returns how many keys were processed (0 when none
+        was queued, also once closed). The lock is released between keys. An error from
+        ``process`` ends the drain as it ends :meth:`pop` (RequeueError requeues the
+        key's deltas first); RuntimeError if called from ``process``.
+        """
+        count = 0
+        while True:
+            with self._lock:
+                if self._processing:
+                    raise RuntimeError("DeltaFIFO.drain called from inside a process callback")
+                if not self._items:
+                    return count
+                key = self._queue.popleft()
+                deltas = self._items.pop(key)
+                initial = not (self._populated and self._initial_count == 0)
+                if self._initial_count > 0:
+                    self._initial_count -= 1
+                self._processing = True
+                try:
+                    process(deltas, initial)
+                except RequeueError as exc:
+                    self._requeue_locked(key, deltas)
+                    if exc.err is not None:
+                        raise exc.err  # noqa: B904 - the wrapped error is the one to surface
+                    raise
+                finally:
+                    self._processing = False
+            count += 1
+
     def close(self) -> None:
         """Close the FIFO: blocked and future pops raise FIFOClosedError once it is
         empty; add/update/delete/replace/resync raise FIFOClosedError."""

@@ -96,8 +96,9 @@ _untrack_tree: Callable[[Any], bool] = core.untrack_tree
 class _GCPause:
     """Process-wide pause of the cyclic GC, counted so that overlapping pauses from
     several threads re-enable it only when the last one ends (and only if it was
-    enabled when the first began). ``_lock`` guards the counters and ``_ours``, the
-    freeze count right after :func:`freeze_gc` (0 when nothing is frozen by us)."""
+    enabled when the first began). ``_lock`` guards the counters, ``_ours`` (the freeze
+    count right after :func:`freeze_gc`, 0 when nothing is frozen by us) and
+    ``_freeze_at_exit`` (a :func:`freeze_gc` asked for during a pause)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +106,7 @@ class _GCPause:
         self._was_enabled = False
         self._promote = False
         self._ours = 0
+        self._freeze_at_exit = False
 
     def enter(self, promote: bool) -> None:
         with self._lock:
@@ -118,21 +120,33 @@ class _GCPause:
     def exit(self) -> None:
         with self._lock:
             self._depth -= 1
-            if self._depth == 0 and self._was_enabled:
+            if self._depth:
+                return
+            if self._freeze_at_exit:
+                self._freeze_at_exit = False
+                self._freeze_locked()
+            elif self._was_enabled and self._promote:
                 frozen = gc.get_freeze_count()
-                if self._promote and (frozen == 0 or frozen <= self._ours):
+                if frozen == 0 or frozen <= self._ours:
                     # Splice every tracked object into the oldest generation without
                     # traversing it: what the pause allocated is long-lived (a cache).
                     gc.freeze()
                     gc.unfreeze()
                     self._ours = 0
+            if self._was_enabled:
                 gc.enable()
 
     def freeze(self) -> None:
         with self._lock:
-            gc.collect(1)
-            gc.freeze()
-            self._ours = gc.get_freeze_count()
+            if self._depth:
+                self._freeze_at_exit = True
+            else:
+                self._freeze_locked()
+
+    def _freeze_locked(self) -> None:
+        gc.collect(1)
+        gc.freeze()
+        self._ours = gc.get_freeze_count()
 
 
 _GC_PAUSE = _GCPause()
@@ -168,6 +182,8 @@ def freeze_gc() -> None:
     Frozen objects are still freed by reference counting; reference cycles among them
     are collected only after ``gc.unfreeze()``. The next promoting :func:`gc_paused`
     (a relist) thaws them again, unless the application froze objects of its own since.
+    Called during a :func:`gc_paused` block (from any thread), it takes effect when the
+    outermost pause ends, in place of that pause's promotion.
     """
     _GC_PAUSE.freeze()
 

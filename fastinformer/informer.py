@@ -4,6 +4,12 @@ Pipeline: reflector -> (transform) -> DeltaFIFO -> indexer -> one bounded buffer
 thread per handler. A slow or failing handler never blocks the reflector or another
 handler; a handler's buffer holds at most two notifications per object key, so its
 memory is bounded by the number of keys, not by the event rate.
+
+The FIFO is drained by the thread that fills it: after queueing, the reflector (lists
+and watch events) or its supervisor (resyncs) pops and applies what is queued
+(:meth:`DeltaFIFO.drain`), instead of a separate processing thread as in client-go.
+Applying deltas only updates the cache and the handlers' buffers, so it never waits on
+a handler; under the GIL a separate thread would only add hand-offs between threads.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from typing import Any, Protocol
 from fastinformer.clock import REAL_CLOCK, Clock
 from fastinformer.decode import freeze_gc, gc_paused
 from fastinformer.delta_fifo import DeltaFIFO
-from fastinformer.errors import FIFOClosedError
 from fastinformer.keys import DeletedFinalStateUnknown, meta_namespace_key
 from fastinformer.notify import NOTE_ADD, DeltaDistributor, NotificationBuffer
 from fastinformer.protocol import ListerWatcher
@@ -121,28 +126,38 @@ class HandlerRegistration:
         self._informer.remove_event_handler(self)
 
 
-class _TransformingStore:
-    """Applies the informer's transform to every object before it enters the FIFO."""
+class _ProcessingStore:
+    """The reflector's store: queues in the DeltaFIFO (after the informer's transform),
+    then applies what is queued on the calling thread (``drain``). The FIFO's lock keeps
+    each key's deltas in order when two threads (the reflector and its supervisor) drain
+    at once."""
 
-    def __init__(self, fifo: DeltaFIFO, transform: Transform) -> None:
+    def __init__(self, fifo: DeltaFIFO, transform: Transform | None, drain: Callable[[], None]):
         self._fifo = fifo
         self._t = transform
+        self._drain = drain
+        self._add, self._update, self._delete = fifo.add, fifo.update, fifo.delete
 
     def add(self, obj: Any) -> None:
-        self._fifo.add(self._t(obj))
+        self._add(obj if self._t is None else self._t(obj))
+        self._drain()
 
     def update(self, obj: Any) -> None:
-        self._fifo.update(self._t(obj))
+        self._update(obj if self._t is None else self._t(obj))
+        self._drain()
 
     def delete(self, obj: Any) -> None:
-        self._fifo.delete(self._t(obj))
+        self._delete(obj if self._t is None else self._t(obj))
+        self._drain()
 
     def replace(self, items: Iterable[Any], resource_version: str) -> None:
         t = self._t
-        self._fifo.replace([t(o) for o in items], resource_version)
+        self._fifo.replace(items if t is None else [t(o) for o in items], resource_version)
+        self._drain()
 
     def resync(self) -> None:
         self._fifo.resync()
+        self._drain()
 
 
 class SharedIndexInformer:
@@ -187,7 +202,7 @@ class SharedIndexInformer:
         self._key_func = key_func
         self._indexer = Indexer(key_func, dict(indexers or {}))
         self._fifo = DeltaFIFO(key_func, known_objects=self._indexer)
-        store: Any = self._fifo if transform is None else _TransformingStore(self._fifo, transform)
+        store = _ProcessingStore(self._fifo, transform, self._drain)
         options = dict(reflector_options or {})
         options.setdefault("gc_pause", gc_paused)  # bulk decoding with the GC on is ~5x slower
         self._reflector = Reflector(
@@ -287,7 +302,7 @@ class SharedIndexInformer:
         return bool(self._fifo.has_synced())
 
     def start(self) -> None:
-        """Start the reflector, the processing thread and the handler threads (non-blocking)."""
+        """Start the reflector and the handler threads (non-blocking)."""
         with self._dist_lock:
             if self._stop.is_set():
                 raise RuntimeError("an informer cannot be restarted after stop()")
@@ -297,11 +312,10 @@ class SharedIndexInformer:
             for listener in self._listeners.values():
                 listener.buffer.prime()
                 listener.start()
-        for target, suffix in ((self._run_reflector, "reflector"), (self._process, "process")):
-            t = threading.Thread(target=target, name=f"fastinformer-{self.name}-{suffix}")
-            t.daemon = True
-            t.start()
-            self._threads.append(t)
+        t = threading.Thread(target=self._run_reflector, name=f"fastinformer-{self.name}-reflector")
+        t.daemon = True
+        t.start()
+        self._threads.append(t)
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Start, then block until ``stop`` is set (or :meth:`stop` is called)."""
@@ -349,23 +363,39 @@ class SharedIndexInformer:
         except Exception:
             log.exception("reflector %s crashed", self.name)
 
-    def _process(self) -> None:
-        """Pop deltas and apply them (see :class:`DeltaDistributor`) until closed; once the
-        deltas of a full list have all been applied, freeze the GC (``gc_freeze``)."""
+    def _drain(self) -> None:
+        """Apply what the FIFO holds (see :class:`DeltaDistributor`) on this thread; an
+        error is logged and drops that key's deltas, as a pop would. Once the deltas of a
+        full list have all been applied, freeze the GC (``gc_freeze``)."""
+        try:
+            self._fifo.drain(self._distribute)
+        except Exception:
+            self._drain_after_error()
+        if self._distribute.full_list_applied:
+            self._after_full_list()
+
+    def _drain_after_error(self) -> None:
+        """Log the error being handled, then drain on: each error drops one key's deltas
+        (as a pop would); stop at a key that was requeued instead."""
+        log.exception("informer %s failed to process deltas", self.name)
         fifo = self._fifo
-        pop = fifo.pop
-        distribute = self._distribute
-        while not self._stop.is_set():
+        while True:
+            left = len(fifo)
             try:
-                pop(distribute)
-            except FIFOClosedError:
+                fifo.drain(self._distribute)
                 return
             except Exception:
                 log.exception("informer %s failed to process deltas", self.name)
-            if distribute.full_list_applied and not len(fifo):
-                distribute.full_list_applied = False
-                if self._gc_freeze:
-                    freeze_gc()
+                if len(fifo) >= left:
+                    return
+
+    def _after_full_list(self) -> None:
+        with self._dist_lock:
+            if not self._distribute.full_list_applied or len(self._fifo):
+                return
+            self._distribute.full_list_applied = False
+        if self._gc_freeze:
+            freeze_gc()
 
 
 def unwrap_tombstone(obj: Any) -> Any:

@@ -491,6 +491,24 @@ def test_a_promoting_pause_thaws_what_freeze_gc_froze(gc_enabled: None) -> None:
         gc.unfreeze()
 
 
+def test_freeze_gc_during_a_pause_freezes_when_the_pause_ends(gc_enabled: None) -> None:
+    try:
+        with gc_paused():
+            alive = [[i] for i in range(100)]
+            with gc_paused():
+                freeze_gc()
+                assert gc.get_freeze_count() == 0  # not yet: still paused
+            assert gc.get_freeze_count() == 0 and not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(alive)  # frozen, not thawed by the promotion
+        assert not any(o is alive[0] for o in gc.get_objects())
+        with gc_paused(promote=False):
+            pass
+        assert gc.get_freeze_count() >= len(alive)  # a pause without a freeze asked: kept
+    finally:
+        gc.unfreeze()
+
+
 # --- reusing unchanged fields ---------------------------------------------------------------
 
 

@@ -546,6 +546,105 @@ def test_pop_inside_process_is_refused(core: ModuleType) -> None:
     assert fifo.list_keys() == ["default/b"]
 
 
+def test_drain_processes_every_queued_key_in_order_without_waiting(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    seen: list[tuple[str, list[str], bool]] = []
+
+    def record(deltas: list[Any], initial: bool) -> None:
+        seen.append((deltas[0].object["metadata"]["name"], kinds(deltas), initial))
+
+    assert fifo.drain(record) == 0  # nothing queued: returns at once
+    fifo.replace([pod("a"), pod("b")], "1")
+    fifo.delete(pod("a"))
+    fifo.add(pod("c"))
+    assert fifo.drain(record) == 3
+    assert seen == [
+        ("a", [REPLACED, DELETED], True),
+        ("b", [REPLACED], True),
+        ("c", [ADDED], False),
+    ]
+    assert len(fifo) == 0 and fifo.has_synced()
+    fifo.close()
+    assert fifo.drain(record) == 0
+
+
+def test_drain_also_processes_keys_queued_while_it_runs(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.add(pod("a"))
+    names: list[str] = []
+
+    def requeue_b_once(deltas: list[Any], initial: bool) -> None:
+        names.append(deltas[0].object["metadata"]["name"])
+        if len(names) == 1:
+            fifo.add(pod("b"))  # reentrant: the lock is held by this thread
+
+    assert fifo.drain(requeue_b_once) == 2
+    assert names == ["a", "b"]
+
+
+def test_drain_stops_at_an_error_as_pop_does(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    for name in "abc":
+        fifo.add(pod(name))
+    boom = OSError("store unavailable")
+
+    def fail_on_b(deltas: list[Any], initial: bool) -> None:
+        if deltas[0].object["metadata"]["name"] == "b":
+            raise RequeueError(boom)
+
+    with pytest.raises(OSError) as info:
+        fifo.drain(fail_on_b)
+    assert info.value is boom
+    assert fifo.list_keys() == ["default/b", "default/c"]  # a done, b requeued in front
+
+    def explode(deltas: list[Any], initial: bool) -> None:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        fifo.drain(explode)
+    assert fifo.list_keys() == ["default/c"]  # b's deltas dropped, as pop drops them
+
+
+def test_drain_inside_process_is_refused(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    fifo.add(pod("a"))
+    with pytest.raises(RuntimeError, match="inside a process"):
+        fifo.pop(lambda deltas, initial: fifo.drain(lambda d, i: None))
+
+
+def test_concurrent_drains_never_process_one_key_twice_at_once(core: ModuleType) -> None:
+    fifo = core.DeltaFIFO()
+    active: set[str] = set()
+    overlaps: list[str] = []
+    applied: dict[str, int] = {}
+    guard = threading.Lock()
+
+    def apply(deltas: list[Any], initial: bool) -> None:
+        key = deltas[0].object["metadata"]["name"]
+        with guard:
+            if key in active:
+                overlaps.append(key)
+            active.add(key)
+        time.sleep(0)
+        with guard:
+            active.discard(key)
+            applied[key] = deltas[-1].object["v"]
+
+    def produce(offset: int) -> None:
+        for v in range(300):
+            fifo.update(pod(f"p{(v + offset) % 7}", v=v * 10 + offset))
+            fifo.drain(apply)
+
+    threads = [threading.Thread(target=produce, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fifo.drain(apply)
+    assert overlaps == []
+    assert len(fifo) == 0 and len(applied) == 7
+
+
 def test_get_by_key_returns_a_copy(core: ModuleType) -> None:
     fifo = core.DeltaFIFO()
     fifo.add(pod("a"))

@@ -302,6 +302,63 @@ def test_resync_redelivers_cached_objects_as_updates(lw: FakeListerWatcher) -> N
         inf.stop()
 
 
+def test_deltas_are_applied_by_the_thread_that_queued_them(lw: FakeListerWatcher) -> None:
+    from fastinformer.clock import FakeClock
+
+    clock = FakeClock()
+    appliers: list[str] = []
+
+    def by_thread(obj: Any) -> list[str]:  # an index function runs as deltas are applied
+        appliers.append(threading.current_thread().name)
+        return []
+
+    inf = SharedIndexInformer(
+        lw, name="t", resync_period=30.0, clock=clock, indexers={"thread": by_thread},
+        reflector_options=FAST,
+    )
+    rec = Recorder()
+    inf.add_event_handler(rec)
+    lw.create("a")
+    try:
+        inf.start()
+        assert inf.wait_for_cache_sync(10)
+        assert lw.wait_for_open_watch()
+        lw.update("a", {"v": "2"})
+        assert wait_for(lambda: rec.kinds() == ["add", "update"])
+        assert set(appliers) == {"fastinformer-t-reflector"}
+        clock.step(31.0)  # a resync: queued and applied by the reflector's supervisor
+        assert wait_for(lambda: rec.kinds() == ["add", "update", "update"])
+        assert appliers[-1] != "fastinformer-t-reflector"
+        assert [t.name for t in threading.enumerate() if t.name.startswith("fastinformer-t-")] \
+            == ["fastinformer-t-reflector"]
+    finally:
+        inf.stop()
+
+
+def test_an_error_applying_one_key_is_logged_and_the_others_are_applied(
+    lw: FakeListerWatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    def picky(obj: Any) -> list[str]:
+        if obj["metadata"]["name"] == "bad":
+            raise ValueError("cannot index this one")
+        return [obj["metadata"]["name"]]
+
+    inf = SharedIndexInformer(lw, name="t", indexers={"name": picky}, reflector_options=FAST)
+    for name in ("a", "bad", "c"):
+        lw.create(name)
+    try:
+        inf.start()
+        assert inf.wait_for_cache_sync(10)
+        assert wait_for(lambda: names(inf.get_store().list()) == ["a", "c"])
+        assert lw.wait_for_open_watch()
+        lw.create("d")
+        assert wait_for(lambda: names(inf.get_store().list()) == ["a", "c", "d"])
+    finally:
+        inf.stop()
+    failures = [r for r in caplog.records if "failed to process deltas" in r.getMessage()]
+    assert len(failures) == 1 and "cannot index this one" in (failures[0].exc_text or "")
+
+
 def test_handler_without_callbacks_is_refused(informer: SharedIndexInformer) -> None:
     with pytest.raises(ValueError):
         informer.add_event_handler()

@@ -336,10 +336,7 @@ def test_while_forbidden_the_informer_logs_errors_stays_unsynced_and_recovers_wh
     sampler = SyncedSampler(r.informer)
     assert wait_until(lambda: len(list(pod_requests(sim))) >= 4), "it stopped retrying"
     assert sampler.stop() == {False}
-    assert sorted(_informer_threads(r.informer)) == [
-        "fastinformer-pods-typed-process",
-        "fastinformer-pods-typed-reflector",
-    ]
+    assert sorted(_informer_threads(r.informer)) == ["fastinformer-pods-typed-reflector"]
     errors = [
         rec for rec in caplog.records if rec.name == REFLECTOR_LOG and rec.levelno >= logging.ERROR
     ]
