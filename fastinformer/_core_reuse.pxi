@@ -3,17 +3,15 @@
 # Twin: fastinformer/_py_reuse.py (same names, same behaviour, same docstrings).
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 
-from cpython.bytes cimport PyBytes_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 cdef extern from "Python.h":
     Py_hash_t _Py_HashBytes(const void *src, Py_ssize_t length)
-    object PyMemoryView_FromMemory(char *mem, Py_ssize_t size, int flags)
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, object kwnames)
     PyObject **PySequence_Fast_ITEMS(object seq)
-    int PyBUF_READ
 
 REUSE_MAX_FIELDS = _REUSE_MAX
 
@@ -152,9 +150,9 @@ cdef class FieldReuser:
                 if previous is not None and previous._hashes[i] == digests[i]:
                     value = <object>previous._values[i]
                 else:
-                    if data != NULL:
-                        raw = PyMemoryView_FromMemory(
-                            <char *>data + cut.starts[i], cut.ends[i] - cut.starts[i], PyBUF_READ
+                    if data != NULL:  # a copy: a decoded msgspec.Raw may keep its buffer
+                        raw = PyBytes_FromStringAndSize(
+                            data + cut.starts[i], cut.ends[i] - cut.starts[i]
                         )
                     value = self.decoders[i](raw)
                     # decoded values are untracked unless a decoder made them otherwise
@@ -174,8 +172,8 @@ cdef class FieldReuser:
                 if previous is not None and previous._hashes[k] == digests[k]:
                     value = <object>previous._values[k]
                 else:
-                    raw = PyMemoryView_FromMemory(
-                        <char *>data + cut.starts[k], cut.ends[k] - cut.starts[k], PyBUF_READ
+                    raw = PyBytes_FromStringAndSize(
+                        data + cut.starts[k], cut.ends[k] - cut.starts[k]
                     )
                     value = self._inner_decoders[i](raw)
                     _untrack_tree(value, 1)

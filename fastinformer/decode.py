@@ -41,9 +41,10 @@ top-level fields of the kind's generated model (for custom resources: ``apiVersi
 ``kind``, ``metadata``, ``spec`` and ``status``, reusing the last two) and the metadata
 fields of ``ObjectMeta``; other objects are decoded whole, and a decoder that meets 64 of
 them in a row stops trying. With the compiled core on a CPU with SSE2 or AVX2, the
-reusable fields and ``managedFields`` are found by a SIMD scan and cut out of the line
-before msgspec reads the rest (``EventCutter`` of the core): unchanged fields are then
-not even parsed, only hashed.
+reusable fields, ``managedFields`` and (typed mode) the containers of ``metadata``
+(labels, annotations, owner references, finalizers) are found by a SIMD scan and cut
+out of the line before msgspec reads the rest (``EventCutter`` of the core): unchanged
+fields are then not even parsed, only hashed, and are the previous version's objects.
 """
 
 from __future__ import annotations

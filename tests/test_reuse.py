@@ -308,3 +308,27 @@ def test_the_inner_arguments_are_checked(core: ModuleType) -> None:
                          inner_decoders=(dec,) * 8)
     with pytest.raises(TypeError, match="share"):
         core.FieldReuser(Boxed, ("meta", "spec"), ("spec",), (dec,), MISSING, share=3)
+
+
+class RawSpec(msgspec.Struct):
+    template: msgspec.Raw = msgspec.Raw()
+
+
+class RawThing(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    spec: RawSpec | None = None
+
+
+def test_a_decoded_raw_field_outlives_the_line_it_came_from(core: ModuleType) -> None:
+    r = core.FieldReuser(
+        RawThing, ("name", "spec"), ("spec",), (msgspec.json.Decoder(RawSpec),), MISSING
+    )
+    line = b'{"type":"ADDED","object":{"name":"a","spec":{"template":{"k":[1,2,3]}}}}'
+    cut = core.EventCutter(("spec",)).cut(bytes(bytearray(line)))
+    shell = msgspec.json.Decoder(RawThing).decode(b'{"name":"a"}')
+    obj = r.build(shell, "a", {}, False, cut)
+    del cut
+    gc.collect()
+    reuse_the_memory = [bytes(len(line)) for _ in range(1000)]  # zeroes where the line was
+    assert bytes(obj.spec.template) == b'{"k":[1,2,3]}'
+    assert len(reuse_the_memory) == 1000
