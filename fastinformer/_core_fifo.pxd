@@ -41,4 +41,5 @@ cdef class DeltaFIFO:
     cdef int _queue_action_locked(self, int code, object obj, str key) except -1
     cdef str _pop_key_locked(self)
     cdef int _requeue_locked(self, str key, list deltas) except -1
+    cdef object _process_first_locked(self, object process)
     cdef int _wait_locked(self, object timeout, double deadline) except -1

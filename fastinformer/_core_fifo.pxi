@@ -518,9 +518,6 @@ cdef class DeltaFIFO:
         once the FIFO is closed and empty; RuntimeError if called from ``process``.
         """
         cdef double deadline = 0.0
-        cdef str key
-        cdef list deltas
-        cdef bint initial
         if timeout is not None:
             deadline = _fifo_monotonic() + <double>timeout
         self._lock.enter()
@@ -531,22 +528,7 @@ cdef class DeltaFIFO:
                 if self._closed:
                     raise FIFOClosedError("DeltaFIFO is closed")
                 self._wait_locked(timeout, deadline)
-            key = self._pop_key_locked()
-            deltas = <list>self._items.pop(key)
-            initial = not (self._populated and self._initial_count == 0)
-            if self._initial_count > 0:
-                self._initial_count -= 1
-            self._processing = True
-            try:
-                return process(deltas, initial)
-            except RequeueError as exc:
-                self._requeue_locked(key, deltas)
-                err = (<object>exc).err
-                if err is not None:
-                    raise err
-                raise
-            finally:
-                self._processing = False
+            return self._process_first_locked(process)
         finally:
             self._lock.exit()
 
@@ -558,9 +540,6 @@ cdef class DeltaFIFO:
         key's deltas first); RuntimeError if called from ``process``.
         """
         cdef Py_ssize_t count = 0
-        cdef str key
-        cdef list deltas
-        cdef bint initial
         while True:
             self._lock.enter()
             try:
@@ -568,27 +547,32 @@ cdef class DeltaFIFO:
                     raise RuntimeError("DeltaFIFO.drain called from inside a process callback")
                 if not self._items:
                     return count
-                key = self._pop_key_locked()
-                deltas = <list>self._items.pop(key)
-                initial = not (self._populated and self._initial_count == 0)
-                if self._initial_count > 0:
-                    self._initial_count -= 1
-                self._processing = True
-                try:
-                    process(deltas, initial)
-                except RequeueError as exc:
-                    self._requeue_locked(key, deltas)
-                    err = (<object>exc).err
-                    if err is not None:
-                        raise err
-                    raise
-                finally:
-                    self._processing = False
+                self._process_first_locked(process)
                 count += 1
                 if not self._items:
                     return count
             finally:
                 self._lock.exit()
+
+    cdef object _process_first_locked(self, object process):
+        """Pop the first key (one is queued) and return ``process(deltas, initial)``,
+        requeueing on RequeueError (lock held)."""
+        cdef str key = self._pop_key_locked()
+        cdef list deltas = <list>self._items.pop(key)
+        cdef bint initial = not (self._populated and self._initial_count == 0)
+        if self._initial_count > 0:
+            self._initial_count -= 1
+        self._processing = True
+        try:
+            return process(deltas, initial)
+        except RequeueError as exc:
+            self._requeue_locked(key, deltas)
+            err = (<object>exc).err
+            if err is not None:
+                raise err
+            raise
+        finally:
+            self._processing = False
 
     def close(self):
         """Close the FIFO: blocked and future pops raise FIFOClosedError once it is

@@ -372,21 +372,7 @@ class DeltaFIFO:
                 if self._closed:
                     raise FIFOClosedError("DeltaFIFO is closed")
                 self._wait_locked(timeout, deadline)
-            key = self._queue.popleft()
-            deltas = self._items.pop(key)
-            initial = not (self._populated and self._initial_count == 0)
-            if self._initial_count > 0:
-                self._initial_count -= 1
-            self._processing = True
-            try:
-                return process(deltas, initial)
-            except RequeueError as exc:
-                self._requeue_locked(key, deltas)
-                if exc.err is not None:
-                    raise exc.err  # noqa: B904 - the wrapped error is the one to surface
-                raise
-            finally:
-                self._processing = False
+            return self._process_first_locked(process)
 
     def drain(self, process: Callable[[list[Delta], bool], Any]) -> int:
         """Pop and process queued keys one after the other, as :meth:`pop` does, until
@@ -402,22 +388,27 @@ class DeltaFIFO:
                     raise RuntimeError("DeltaFIFO.drain called from inside a process callback")
                 if not self._items:
                     return count
-                key = self._queue.popleft()
-                deltas = self._items.pop(key)
-                initial = not (self._populated and self._initial_count == 0)
-                if self._initial_count > 0:
-                    self._initial_count -= 1
-                self._processing = True
-                try:
-                    process(deltas, initial)
-                except RequeueError as exc:
-                    self._requeue_locked(key, deltas)
-                    if exc.err is not None:
-                        raise exc.err  # noqa: B904 - the wrapped error is the one to surface
-                    raise
-                finally:
-                    self._processing = False
+                self._process_first_locked(process)
             count += 1
+
+    def _process_first_locked(self, process: Callable[[list[Delta], bool], Any]) -> Any:
+        """Pop the first key (one is queued) and return ``process(deltas, initial)``,
+        requeueing on RequeueError (lock held)."""
+        key = self._queue.popleft()
+        deltas = self._items.pop(key)
+        initial = not (self._populated and self._initial_count == 0)
+        if self._initial_count > 0:
+            self._initial_count -= 1
+        self._processing = True
+        try:
+            return process(deltas, initial)
+        except RequeueError as exc:
+            self._requeue_locked(key, deltas)
+            if exc.err is not None:
+                raise exc.err  # noqa: B904 - the wrapped error is the one to surface
+            raise
+        finally:
+            self._processing = False
 
     def close(self) -> None:
         """Close the FIFO: blocked and future pops raise FIFOClosedError once it is

@@ -282,18 +282,27 @@ def test_indexers_added_after_sync_index_the_cached_objects(
     assert names(informer.get_indexer().by_index("namespace", "default")) == ["a", "b"]
 
 
-def test_resync_redelivers_cached_objects_as_updates(lw: FakeListerWatcher) -> None:
+def _resyncing(lw: FakeListerWatcher, **options: Any) -> tuple[SharedIndexInformer, Recorder, Any]:
+    """An informer with a 30 s resync on a fake clock, started and synced on one object
+    ``a`` that its handler has seen added; returns it, the handler and the clock."""
     from fastinformer.clock import FakeClock
 
     clock = FakeClock()
-    inf = SharedIndexInformer(lw, resync_period=30.0, clock=clock, reflector_options=FAST)
+    inf = SharedIndexInformer(
+        lw, resync_period=30.0, clock=clock, reflector_options=FAST, **options
+    )
     rec = Recorder()
     inf.add_event_handler(rec)
     lw.create("a")
+    inf.start()
+    assert inf.wait_for_cache_sync(10)
+    assert wait_for(lambda: rec.kinds() == ["add"])
+    return inf, rec, clock
+
+
+def test_resync_redelivers_cached_objects_as_updates(lw: FakeListerWatcher) -> None:
+    inf, rec, clock = _resyncing(lw)
     try:
-        inf.start()
-        assert inf.wait_for_cache_sync(10)
-        assert wait_for(lambda: rec.kinds() == ["add"])
         clock.step(31.0)
         assert wait_for(lambda: rec.kinds() == ["add", "update"])
         _, old, new = rec.events[1]
@@ -303,25 +312,14 @@ def test_resync_redelivers_cached_objects_as_updates(lw: FakeListerWatcher) -> N
 
 
 def test_deltas_are_applied_by_the_thread_that_queued_them(lw: FakeListerWatcher) -> None:
-    from fastinformer.clock import FakeClock
-
-    clock = FakeClock()
     appliers: list[str] = []
 
     def by_thread(obj: Any) -> list[str]:  # an index function runs as deltas are applied
         appliers.append(threading.current_thread().name)
         return []
 
-    inf = SharedIndexInformer(
-        lw, name="t", resync_period=30.0, clock=clock, indexers={"thread": by_thread},
-        reflector_options=FAST,
-    )
-    rec = Recorder()
-    inf.add_event_handler(rec)
-    lw.create("a")
+    inf, rec, clock = _resyncing(lw, name="t", indexers={"thread": by_thread})
     try:
-        inf.start()
-        assert inf.wait_for_cache_sync(10)
         assert lw.wait_for_open_watch()
         lw.update("a", {"v": "2"})
         assert wait_for(lambda: rec.kinds() == ["add", "update"])
@@ -329,8 +327,8 @@ def test_deltas_are_applied_by_the_thread_that_queued_them(lw: FakeListerWatcher
         clock.step(31.0)  # a resync: queued and applied by the reflector's supervisor
         assert wait_for(lambda: rec.kinds() == ["add", "update", "update"])
         assert appliers[-1] != "fastinformer-t-reflector"
-        assert [t.name for t in threading.enumerate() if t.name.startswith("fastinformer-t-")] \
-            == ["fastinformer-t-reflector"]
+        threads = [t.name for t in threading.enumerate() if t.name.startswith("fastinformer-t-")]
+        assert threads == ["fastinformer-t-reflector"]
     finally:
         inf.stop()
 
