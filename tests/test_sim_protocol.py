@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -320,6 +322,40 @@ def test_future_not_older_than_answers_timeout_with_retry_after(client: Client) 
     current = body["message"].rsplit(" ", 1)[-1]
     expected = rec["body"]["message"].rsplit(" ", 1)[0] + " " + current
     assert body == {**rec["body"], "message": expected}
+
+
+def test_a_watch_from_a_future_version_answers_too_large_after_waiting(
+    client: Client, sim: Simulator
+) -> None:
+    current = sim.store.resource_version
+    future = current + 1000
+    path = f"/api/v1/namespaces/{NS}/configmaps?watch=true&timeoutSeconds=2"
+    path += f"&resourceVersion={future}"
+    started = time.monotonic()
+    status, headers, body = client.call("GET", path)
+    assert time.monotonic() - started >= 0.2  # the simulator's too_large_rv_wait
+    assert status == 504 and headers["Retry-After"] == "1"
+    assert body["reason"] == "Timeout"
+    assert body["message"].startswith(f"Timeout: Too large resource version: {future}")
+
+
+def test_a_watch_from_the_next_version_waits_for_it(client: Client, sim: Simulator) -> None:
+    path = f"/api/v1/namespaces/{NS}/configmaps"
+    current = sim.store.resource_version
+
+    def write() -> None:
+        client.call("POST", path, {"metadata": {"name": "soon"}, "data": {"v": "1"}})
+        client.call("PATCH", f"{path}/soon", {"data": {"v": "2"}},
+                    content_type="application/merge-patch+json")
+
+    writer = threading.Timer(0.05, write)  # once the watch below waits for current + 1
+    writer.start()
+    try:
+        lines = client.watch(f"{path}?watch=true&resourceVersion={current + 1}&timeoutSeconds=1")
+    finally:
+        writer.join()
+        client.call("DELETE", f"{path}/soon")
+    assert [(e["type"], e["object"]["data"]) for e in lines] == [("MODIFIED", {"v": "2"})]
 
 
 def test_metadata_only_lists_are_partial_object_metadata(client: Client) -> None:

@@ -571,6 +571,8 @@ class SimServer:
         assert watches is not None, "SimServer.attach() was not called"
         task = asyncio.current_task()
         assert task is not None
+        if not expire:
+            await self._wait_for_watch_rv(opts)
         watch = _WatchStream(self, request, target, opts)
         await watch.prepare()
         watches.open.add(task)
@@ -587,6 +589,18 @@ class SimServer:
         finally:
             watches.open.discard(task)
         return watch.resp
+
+
+    async def _wait_for_watch_rv(self, opts: Options) -> None:
+        """For a watch from a resourceVersion the store has not reached yet (without
+        initial events), wait for it as the watch cache does; 504 "Too large resource
+        version" (before any response) if it does not come."""
+        rv_param = opts.resource_version or ""
+        if rv_param in ("", "0") or opts.send_initial_events:
+            return
+        requested = parse_resource_version(rv_param)
+        if requested > self.store.resource_version:
+            await self._wait_for_rv(requested)
 
 
 class _Dropped(Exception):
