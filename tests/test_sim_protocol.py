@@ -337,6 +337,9 @@ def test_a_watch_from_a_future_version_answers_too_large_after_waiting(
     assert status == 504 and headers["Retry-After"] == "1"
     assert body["reason"] == "Timeout"
     assert body["message"].startswith(f"Timeout: Too large resource version: {future}")
+    streaming = path + "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+    status, _, body = client.call("GET", streaming + "&allowWatchBookmarks=true")
+    assert status == 504 and body["reason"] == "Timeout"
 
 
 def test_a_watch_from_the_next_version_waits_for_it(client: Client, sim: Simulator) -> None:

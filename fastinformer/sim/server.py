@@ -592,11 +592,11 @@ class SimServer:
 
 
     async def _wait_for_watch_rv(self, opts: Options) -> None:
-        """For a watch from a resourceVersion the store has not reached yet (without
-        initial events), wait for it as the watch cache does; 504 "Too large resource
-        version" (before any response) if it does not come."""
+        """For a watch from a resourceVersion the store has not reached yet (with or
+        without initial events), wait for it as the watch cache does; 504 "Too large
+        resource version" (before any response) if it does not come."""
         rv_param = opts.resource_version or ""
-        if rv_param in ("", "0") or opts.send_initial_events:
+        if rv_param in ("", "0"):
             return
         requested = parse_resource_version(rv_param)
         if requested > self.store.resource_version:
@@ -705,11 +705,9 @@ class _WatchStream:
         initial = opts.send_initial_events
         if initial is None:
             initial = rv_param in ("", "0")
-        if rv_param not in ("", "0"):
+        if rv_param not in ("", "0") and not initial:  # a future one was waited for
             requested = parse_resource_version(rv_param)
-            if initial:
-                await self.server._wait_for_rv(requested)
-            elif requested < self.store.compacted_rv:
+            if requested < self.store.compacted_rv:
                 await self.send(_error_line(st.expired(
                     f"too old resource version: {requested} ({self.store.compacted_rv})")))
                 return
