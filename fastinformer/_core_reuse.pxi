@@ -139,8 +139,7 @@ cdef class FieldReuser:
             else:
                 absent = cut.starts[i] < 0
             if absent:
-                digests[i] = 0
-                value = self.absent
+                value = self.absent  # its digest stays 0
             else:
                 if data == NULL:
                     digests[i] = _reuse_hash(raw)
@@ -164,8 +163,7 @@ cdef class FieldReuser:
         if inner is not None:
             for i in range(m):
                 k = n + i
-                if data == NULL or cut.starts[k] < 0:
-                    digests[k] = 0
+                if data == NULL or cut.starts[k] < 0:  # its digest stays 0
                     chosen[k] = getattr(inner, <str>self.inner_names[i])
                     continue
                 digests[k] = _reuse_hash_span(data + cut.starts[k], cut.ends[k] - cut.starts[k])

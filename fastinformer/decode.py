@@ -246,18 +246,26 @@ def _error(what: str, exc: Exception, data: bytes | bytearray | memoryview) -> D
     return DecodeError(f"{what}: {exc}; input starts {sample[:80]!r}", sample)
 
 
+def _field_kind(annotation: Any) -> Any:
+    """What a field annotated ``annotation`` holds: ``list``, ``dict``, a class...
+    (``X | None`` read as ``X``), or ``None`` when it may hold several kinds."""
+    kinds = [t for t in typing.get_args(annotation) or (annotation,) if t is not type(None)]
+    if len(kinds) != 1:
+        return None
+    return typing.get_origin(kinds[0]) or kinds[0]
+
+
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+
+
 def _reusable_fields(model: type[Any]) -> tuple[Any, ...]:
     """The top-level fields of ``model`` worth reusing when unchanged: structs, lists and
     dicts, except ``metadata`` (it changes with every version)."""
     out = []
     for info in msgspec.structs.fields(model):
-        if info.name == "metadata":
-            continue
-        kinds = [t for t in typing.get_args(info.type) or (info.type,) if t is not type(None)]
-        if len(kinds) != 1:
-            continue
-        kind = typing.get_origin(kinds[0]) or kinds[0]
-        if kind in (list, dict) or (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+        kind = _field_kind(info.type)
+        if info.name != "metadata" and (kind in (list, dict) or _is_struct(kind)):
             out.append(info)
     return tuple(out[: core.REUSE_MAX_FIELDS])
 
@@ -328,10 +336,8 @@ def _metadata_type(model: type[Any]) -> Any:
     """The struct type of ``model``'s ``metadata`` field, or ``None``."""
     for info in msgspec.structs.fields(model):
         if info.name == "metadata":
-            kinds = [t for t in typing.get_args(info.type) or (info.type,) if t is not type(None)]
-            kind = kinds[0] if len(kinds) == 1 else None
-            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-                return kind
+            kind = _field_kind(info.type)
+            return kind if _is_struct(kind) else None
     return None
 
 
