@@ -93,7 +93,7 @@ def _string_end(b: bytes, i: int) -> tuple[int, bool]:
     whether the string holds a backslash."""
     match = _STRING.match(b, i)
     if match is None:
-        return -1, _BACKSLASH in b[i:]
+        return -1, False
     return match.end(), _BACKSLASH in b[i : match.end()]
 
 
