@@ -37,6 +37,22 @@ cdef Py_hash_t _reuse_hash(object raw) except? -1:
     return digest
 
 
+cdef object _reused_or_decoded(_ReuseEntry previous, Py_ssize_t k, Py_hash_t digest,
+                               object decode, object raw, const char *span,
+                               Py_ssize_t length, bint *decoded):
+    """Value ``k`` of ``previous`` if its digest there is ``digest``; else ``decode(raw)``
+    (``raw`` ``None``: a copy of ``span``, as a decoded msgspec.Raw may keep its buffer),
+    untracked unless the decoder made it otherwise, with ``decoded[0]`` set."""
+    if previous is not None and previous._hashes[k] == digest:
+        return <object>previous._values[k]
+    if raw is None:
+        raw = PyBytes_FromStringAndSize(span, length)
+    value = decode(raw)
+    _untrack_tree(value, 1)
+    decoded[0] = True
+    return value
+
+
 cdef class FieldReuser:
     """Builds ``model`` objects from decoded shells, reusing unchanged fields.
 
@@ -116,7 +132,7 @@ cdef class FieldReuser:
         cdef list chosen = PyList_New(total)
         cdef object raw, value, inner = None
         cdef const char *data = NULL
-        cdef bint absent, reshare = False
+        cdef bint absent, decoded, reshare = False
         if cut is not None:
             if cut.count != total:
                 raise ValueError(f"the cut has {cut.count} spans for {total} reusable fields")
@@ -140,22 +156,15 @@ cdef class FieldReuser:
                 absent = cut.starts[i] < 0
             if absent:
                 value = self.absent  # its digest stays 0
+            elif data == NULL:
+                digests[i] = _reuse_hash(raw)
+                value = _reused_or_decoded(previous, i, digests[i], self.decoders[i], raw,
+                                           NULL, 0, &decoded)
             else:
-                if data == NULL:
-                    digests[i] = _reuse_hash(raw)
-                else:
-                    digests[i] = _reuse_hash_span(data + cut.starts[i],
-                                                  cut.ends[i] - cut.starts[i])
-                if previous is not None and previous._hashes[i] == digests[i]:
-                    value = <object>previous._values[i]
-                else:
-                    if data != NULL:  # a copy: a decoded msgspec.Raw may keep its buffer
-                        raw = PyBytes_FromStringAndSize(
-                            data + cut.starts[i], cut.ends[i] - cut.starts[i]
-                        )
-                    value = self.decoders[i](raw)
-                    # decoded values are untracked unless a decoder made them otherwise
-                    _untrack_tree(value, 1)
+                digests[i] = _reuse_hash_span(data + cut.starts[i], cut.ends[i] - cut.starts[i])
+                value = _reused_or_decoded(previous, i, digests[i], self.decoders[i], None,
+                                           data + cut.starts[i], cut.ends[i] - cut.starts[i],
+                                           &decoded)
             args[self._positions[i]] = value
             chosen[i] = value
         if m:
@@ -167,15 +176,11 @@ cdef class FieldReuser:
                     chosen[k] = getattr(inner, <str>self.inner_names[i])
                     continue
                 digests[k] = _reuse_hash_span(data + cut.starts[k], cut.ends[k] - cut.starts[k])
-                if previous is not None and previous._hashes[k] == digests[k]:
-                    value = <object>previous._values[k]
-                else:
-                    raw = PyBytes_FromStringAndSize(
-                        data + cut.starts[k], cut.ends[k] - cut.starts[k]
-                    )
-                    value = self._inner_decoders[i](raw)
-                    _untrack_tree(value, 1)
-                    reshare = reshare or self._inner_shared[i]
+                decoded = False
+                value = _reused_or_decoded(previous, k, digests[k], self._inner_decoders[i],
+                                           None, data + cut.starts[k],
+                                           cut.ends[k] - cut.starts[k], &decoded)
+                reshare = reshare or (decoded and self._inner_shared[i])
                 setattr(inner, <str>self.inner_names[i], value)
                 chosen[k] = value
             if reshare and self._share is not None:

@@ -113,10 +113,7 @@ class FieldReuser:
                 digest, value = 0, self.absent
             else:
                 digest = hash(bytes(raw)) or 1
-                if previous is not None and previous[0][i] == digest:
-                    value = previous[1][i]
-                else:
-                    value = self._decode[i](raw)
+                value, _ = _reused_or_decoded(previous, i, digest, self._decode[i], raw)
             hashes.append(digest)
             values.append(value)
             fields[name] = value
@@ -131,11 +128,10 @@ class FieldReuser:
                     continue
                 raw = cut.line[span[0] : span[1]]
                 digest = hash(raw) or 1
-                if previous is not None and previous[0][n + i] == digest:
-                    value = previous[1][n + i]
-                else:
-                    value = self._inner_decode[i](raw)
-                    reshare = reshare or self._inner_shared[i]
+                value, decoded = _reused_or_decoded(
+                    previous, n + i, digest, self._inner_decode[i], raw
+                )
+                reshare = reshare or (decoded and self._inner_shared[i])
                 setattr(inner, name, value)
                 hashes.append(digest)
                 values.append(value)
@@ -150,3 +146,17 @@ class FieldReuser:
         else:
             memo[ident] = (tuple(hashes), tuple(values))
         return obj
+
+
+def _reused_or_decoded(
+    previous: tuple[tuple[int, ...], tuple[Any, ...]] | None,
+    k: int,
+    digest: int,
+    decode: Callable[[Any], Any],
+    raw: Any,
+) -> tuple[Any, bool]:
+    """Value ``k`` of ``previous`` if its digest there is ``digest``, else ``decode(raw)``;
+    and whether it was decoded."""
+    if previous is not None and previous[0][k] == digest:
+        return previous[1][k], False
+    return decode(raw), True

@@ -307,8 +307,9 @@ class _Reuse:
         shell = msgspec.defstruct(f"{model.__name__}Shell", fields, kw_only=True, gc=False)
         self.decoder = _shell_event_decoder(shell)
         self.reusable = tuple(info.name for info in reusable)
-        inner = _metadata_fields(model, core.REUSE_MAX_FIELDS - len(reusable))
         meta = _metadata_type(model)
+        room = core.REUSE_MAX_FIELDS - len(reusable)
+        inner = _reusable_fields(meta)[:room] if meta is not None and room > 0 else ()
         self.cutter = _cutter(
             tuple(info.encode_name for info in reusable),
             drop_managed,
@@ -339,13 +340,6 @@ def _metadata_type(model: type[Any]) -> Any:
             kind = _field_kind(info.type)
             return kind if _is_struct(kind) else None
     return None
-
-
-def _metadata_fields(model: type[Any], room: int) -> tuple[Any, ...]:
-    """The container fields of ``model``'s ``metadata`` struct worth reusing (at most
-    ``room``), or none when it has no such struct."""
-    meta = _metadata_type(model)
-    return _reusable_fields(meta)[:room] if meta is not None and room > 0 else ()
 
 
 _NO_RAW = msgspec.Raw()
