@@ -1206,3 +1206,89 @@ def test_indexer_reads_unset_slots_as_absent(core: ModuleType) -> None:
     del obj.spec
     indexer.add(obj)
     assert index_contents(indexer) == {"namespace": {"ns": ["ns/a"]}, "app": {}, "node": {}}
+
+
+def relabel_first(obj: Any) -> list[str]:
+    """An index function that replaces the object's labels before the label index reads
+    them (it is registered first), and indexes nothing."""
+    if isinstance(obj, dict):
+        obj["metadata"]["labels"] = {"app": "relabelled"}
+        obj["spec"] = {"nodeName": "moved"}
+    else:
+        obj.metadata.labels = {"app": "relabelled"}
+        obj.spec.node_name = "moved"
+    return []
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["dict", "typed"])
+def test_built_in_indexes_read_what_an_earlier_index_function_left_in_the_object(
+    core: ModuleType, typed: bool
+) -> None:
+    # The store reads labels and spec ahead of the index functions; what it read must not
+    # be used once user code has run.
+    indexer = core.Indexer(
+        indexers={
+            "relabel": relabel_first,
+            "app": core.label_index_func("app"),
+            "node": core.node_name_index_func,
+        }
+    )
+    first, second = (pod("a", ns="ns", labels={"app": "web"}, node="n1") for _ in range(2))
+    if typed:
+        first, second = decoded_pods([first, second])
+    indexer.add(first)
+    indexer.update(second)
+    contents = index_contents(indexer)
+    assert contents["app"] == {"relabelled": ["ns/a"]}
+    assert contents["node"] == {"moved": ["ns/a"]}
+
+
+@pytest.mark.parametrize(
+    ("metadata_extra", "spec", "app", "node"),
+    [
+        ({}, {}, [], []),
+        ({"labels": None}, None, [], []),
+        ({"labels": {}}, {"nodeName": None}, [], []),
+        ({"labels": {"app": "web"}}, {"nodeName": "n1"}, ["web"], ["n1"]),
+        ({"labels": {"tier": "x"}}, {"nodeName": ""}, [], []),
+    ],
+)
+def test_updates_of_dicts_missing_labels_or_spec_index_them_as_adds_do(
+    core: ModuleType,
+    metadata_extra: dict[str, Any],
+    spec: Any,
+    app: list[str],
+    node: list[str],
+) -> None:
+    def shaped() -> dict[str, Any]:
+        obj: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "a", **metadata_extra}}
+        if spec is not None:
+            obj["spec"] = dict(spec)
+        return obj
+
+    added, updated = three_index_indexer(core), three_index_indexer(core)
+    added.add(shaped())
+    updated.add(pod("a", ns="ns", labels={"app": "old"}, node="n0"))
+    updated.update(shaped())
+    for indexer in (added, updated):
+        contents = index_contents(indexer)
+        assert sorted(contents["app"]) == app
+        assert sorted(contents["node"]) == node
+    store = core.ThreadSafeStore(
+        {"app": core.label_index_func("app"), "node": core.node_name_index_func}
+    )
+    store.add("ns/a", pod("a", ns="ns", labels={"app": "old"}, node="n0"))
+    store.update("ns/a", shaped())
+    assert sorted(store.list_index_func_values("app")) == app
+    assert sorted(store.list_index_func_values("node")) == node
+
+
+def test_label_index_reads_labels_held_in_a_mapping_that_is_not_a_dict(core: ModuleType) -> None:
+    from types import MappingProxyType
+
+    indexer = three_index_indexer(core)
+    obj = pod("a", ns="ns", node="n1")
+    obj["metadata"]["labels"] = MappingProxyType({"app": "web"})
+    indexer.add(pod("a", ns="ns", labels={"app": "old"}))
+    indexer.update(obj)
+    assert index_contents(indexer)["app"] == {"web": ["ns/a"]}
