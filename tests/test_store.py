@@ -1209,8 +1209,8 @@ def test_indexer_reads_unset_slots_as_absent(core: ModuleType) -> None:
 
 
 def relabel_first(obj: Any) -> list[str]:
-    """An index function that replaces the object's labels before the label index reads
-    them (it is registered first), and indexes nothing."""
+    """An index function that replaces the object's labels and spec before the built-in
+    indexes read them (it is registered before them), and indexes nothing."""
     if isinstance(obj, dict):
         obj["metadata"]["labels"] = {"app": "relabelled"}
         obj["spec"] = {"nodeName": "moved"}
@@ -1224,8 +1224,8 @@ def relabel_first(obj: Any) -> list[str]:
 def test_built_in_indexes_read_what_an_earlier_index_function_left_in_the_object(
     core: ModuleType, typed: bool
 ) -> None:
-    # The store reads labels and spec ahead of the index functions; what it read must not
-    # be used once user code has run.
+    # The built-in index functions must see the object as the user function left it, not
+    # labels or a spec read before it ran (a store that reads fields ahead must drop them).
     indexer = core.Indexer(
         indexers={
             "relabel": relabel_first,
