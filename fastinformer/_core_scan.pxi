@@ -23,6 +23,12 @@ cdef enum:
     _SC_METADATA = 2
     _SC_STACK_BUFFER = 16384
 
+# What _cut_object does with a member (a field index >= 0: cut it out, record its span).
+cdef enum:
+    _SC_KEEP = -1  # copy it
+    _SC_DESCEND = -2  # copy its name, cut its object
+    _SC_DROP = -3  # drop it
+
 
 def scan_level():
     """The structural scan in use: an index into :data:`SCAN_LEVELS` (0, the portable
@@ -226,24 +232,24 @@ cdef class EventCutter:
             value_start = _sc_ws(b, n, i + 1)
             if value_start >= n:
                 return -1
-            field = -1
+            field = _SC_KEEP
             if escaped:
                 if level != _SC_METADATA:
                     return -1  # an escaped name might spell one of ours
-                field = -2  # metadata: keep it, the decoder reads it
+                # metadata: keep it, the decoder reads it
             elif level == _SC_ENVELOPE:
                 if key_len == 6 and memcmp(key, b"object", 6) == 0:
                     if seen_special or b[value_start] != 123:
                         return -1
                     seen_special = True
-                    field = -3
+                    field = _SC_DESCEND
             elif level == _SC_OBJECT:
                 if key_len == 8 and memcmp(key, b"metadata", 8) == 0:
                     if seen_special:
                         return -1
                     seen_special = True
                     if (self.drop_managed_fields or self._inner_names) and b[value_start] == 123:
-                        field = -3
+                        field = _SC_DESCEND
                 else:
                     for j in range(len(self._names)):
                         if _sc_key_is(key, key_len, <bytes>self._names[j]):
@@ -254,7 +260,7 @@ cdef class EventCutter:
             elif b[value_start] == 123 or b[value_start] == 91:
                 if (self.drop_managed_fields and key_len == 13
                         and memcmp(key, b"managedFields", 13) == 0):
-                    field = -4
+                    field = _SC_DROP
                 else:
                     for j in range(len(self._inner_names)):
                         if _sc_key_is(key, key_len, <bytes>self._inner_names[j]):
@@ -263,7 +269,7 @@ cdef class EventCutter:
                                 return -1
                             field = <int>k
                             break
-            if field == -3:
+            if field == _SC_DESCEND:
                 if wrote:
                     out[o[0]] = 44
                     o[0] += 1
@@ -279,7 +285,7 @@ cdef class EventCutter:
                     if field >= 0:
                         cut.starts[field] = value_start
                         cut.ends[field] = value_end
-                    elif field != -4:
+                    elif field != _SC_DROP:
                         if wrote:
                             out[o[0]] = 44
                             o[0] += 1

@@ -34,6 +34,8 @@ _OPEN = frozenset(b"{[")
 _QUOTE, _BACKSLASH, _COMMA, _COLON = 0x22, 0x5C, 0x2C, 0x3A
 _LBRACE, _RBRACE = 0x7B, 0x7D
 _ENVELOPE, _OBJECT, _METADATA = 0, 1, 2
+# What _cut_object does with a member (a field index >= 0: cut it out, record its span).
+_KEEP, _DESCEND, _DROP = -1, -2, -3  # copy it; copy its name and cut its object; drop it
 
 
 def scan_level() -> int:
@@ -221,17 +223,17 @@ class EventCutter:
             value_start = _ws(b, i + 1)
             if value_start >= n:
                 return -1
-            field = -1
+            field = _KEEP
             if escaped:
                 if level != _METADATA:
                     return -1  # an escaped name might spell one of ours
-                field = -2  # metadata: keep it, the decoder reads it
+                # metadata: keep it, the decoder reads it
             elif level == _ENVELOPE:
                 if key == b"object":
                     if seen_special or b[value_start] != _LBRACE:
                         return -1
                     seen_special = True
-                    field = -3
+                    field = _DESCEND
             elif level == _OBJECT:
                 if key == b"metadata":
                     if seen_special:
@@ -239,7 +241,7 @@ class EventCutter:
                     seen_special = True
                     descend = self.drop_managed_fields or self._inner_names
                     if descend and b[value_start] == _LBRACE:
-                        field = -3
+                        field = _DESCEND
                 elif key in self._names:
                     j = self._names.index(key)
                     if spans[j] is not None:
@@ -247,13 +249,13 @@ class EventCutter:
                     field = j
             elif b[value_start] in _OPEN:
                 if self.drop_managed_fields and key == b"managedFields":
-                    field = -4
+                    field = _DROP
                 elif key in self._inner_names:
                     k = self._inner_names.index(key) + len(self._names)
                     if spans[k] is not None:
                         return -1
                     field = k
-            if field == -3:
+            if field == _DESCEND:
                 if wrote:
                     out.append(_COMMA)
                 out += b[key_start:key_end]
@@ -265,7 +267,7 @@ class EventCutter:
                 if value_end >= 0:
                     if field >= 0:
                         spans[field] = (value_start, value_end)
-                    elif field != -4:
+                    elif field != _DROP:
                         if wrote:
                             out.append(_COMMA)
                         out += b[key_start:value_end]

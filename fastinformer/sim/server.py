@@ -590,7 +590,6 @@ class SimServer:
             watches.open.discard(task)
         return watch.resp
 
-
     async def _wait_for_watch_rv(self, opts: Options) -> None:
         """For a watch from a resourceVersion the store has not reached yet (with or
         without initial events), wait for it as the watch cache does; 504 "Too large
