@@ -7,7 +7,8 @@ store does with the values. This script times, in one process and alternating ro
 on the data of the ``store_update_3_indexes`` cases of ``bench/cases_store.py``:
 
 - ``reads``: a Python loop that only reads those four fields of each object;
-- ``update``: ``Indexer.update`` of the compiled core on the same objects;
+- ``update``: ``Indexer.update`` of the compiled core on the same objects, timed as the
+  pyperf cases time it (``cases_store.timed_updates``);
 
 over the 10,000 cold pods and over 50 hot ones, in dict and typed mode. ``update - reads``
 is what the store adds to reading the object (plus the loop's own overhead, which the
@@ -55,22 +56,6 @@ def read_structs(objs: list[Any]) -> float:
     return time.perf_counter() - t0
 
 
-def updates(core: Any, stored: list[Any], objs: list[Any]) -> Callable[[], float]:
-    """A timer of ``Indexer.update`` over ``objs`` on an indexer holding ``stored``."""
-    indexer = cases_store.make_indexer(core)
-    indexer.replace(stored)
-    update = indexer.update
-
-    def timed() -> float:
-        t0 = time.perf_counter()
-        for obj in objs:
-            update(obj)
-        return time.perf_counter() - t0
-
-    timed()  # every entry updated once before timing, as in the pyperf cases
-    return timed
-
-
 def measure(mode: DecodeMode, rounds: int) -> dict[str, float]:
     """Median ns per object of each timer, ``rounds`` alternating rounds."""
     from fastinformer import _core
@@ -78,13 +63,14 @@ def measure(mode: DecodeMode, rounds: int) -> dict[str, float]:
     first, second = cases_store.make_pods()
     old, new = cases_store.decoded(first, mode), cases_store.decoded(second, mode)
     cold = new + old
-    hot = (new[:HOT_PODS] + old[:HOT_PODS]) * (len(cold) // (2 * HOT_PODS))
+    hot = (new[:HOT_PODS] + old[:HOT_PODS]) * (len(cold) // (2 * HOT_PODS))  # len(cold) objects
     read = read_dicts if mode == "dict" else read_structs
+    timed_updates = cases_store.timed_updates  # a new indexer each time, as the pyperf cases
     timers: dict[str, Callable[[], float]] = {
         "reads cold": lambda: read(cold),
-        "update cold": updates(_core, old, cold),
+        "update cold": lambda: timed_updates(_core, old, cold, len(cold)),
         "reads hot": lambda: read(hot),
-        "update hot": updates(_core, old[:HOT_PODS], hot),
+        "update hot": lambda: timed_updates(_core, old[:HOT_PODS], hot, len(hot)),
     }
     samples: dict[str, list[float]] = {name: [] for name in timers}
     names = list(timers)

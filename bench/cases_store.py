@@ -80,7 +80,7 @@ def make_indexer(core: ModuleType) -> Any:
     )
 
 
-def _timed_updates(
+def timed_updates(
     core: ModuleType, stored: list[Any], updates: list[Any], loops: int
 ) -> float:
     """Seconds for ``loops`` calls of ``Indexer.update``, cycling through ``updates``, on
@@ -101,7 +101,7 @@ def store_update_3_indexes(loops: int, core: ModuleType) -> float:
     only the store is ``core``'s)."""
     first, second = make_pods()
     dict_first, dict_second = decoded(first, "dict"), decoded(second, "dict")
-    return _timed_updates(core, dict_first, dict_second + dict_first, loops)
+    return timed_updates(core, dict_first, dict_second + dict_first, loops)
 
 
 def store_update_3_indexes_typed(loops: int, core: ModuleType) -> float:
@@ -112,7 +112,7 @@ def store_update_3_indexes_typed(loops: int, core: ModuleType) -> float:
     """
     first, second = make_pods()
     typed_first, typed_second = as_typed(first), as_typed(second)
-    return _timed_updates(core, typed_first, typed_second + typed_first, loops)
+    return timed_updates(core, typed_first, typed_second + typed_first, loops)
 
 
 def store_update_3_indexes_typed_shuffled(loops: int, core: ModuleType) -> float:
@@ -121,7 +121,7 @@ def store_update_3_indexes_typed_shuffled(loops: int, core: ModuleType) -> float
     typed_first, typed_second = as_typed(first), as_typed(second)
     updates = typed_second + typed_first
     random.Random(2).shuffle(updates)
-    return _timed_updates(core, typed_first, updates, loops)
+    return timed_updates(core, typed_first, updates, loops)
 
 
 def store_update_3_indexes_hot(loops: int, core: ModuleType) -> float:
@@ -133,7 +133,7 @@ def store_update_3_indexes_hot(loops: int, core: ModuleType) -> float:
     """
     first, second = make_pods()
     hot_first, hot_second = decoded(first[:25], "dict"), decoded(second[:25], "dict")
-    return _timed_updates(core, hot_first, hot_second + hot_first, loops)
+    return timed_updates(core, hot_first, hot_second + hot_first, loops)
 
 
 def store_by_index(loops: int, core: ModuleType) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,14 +25,6 @@ def test_the_read_loops_read_every_field_the_key_and_the_indexes_need() -> None:
     structs[1].spec = None
     with pytest.raises(AttributeError):
         bench_store_floor.read_structs(structs)
-
-
-def test_the_update_timer_updates_the_stored_objects() -> None:
-    core: Any = pytest.importorskip("fastinformer._core")
-    first, second = cases_store.make_pods()
-    old, new = cases_store.decoded(first[:4], "dict"), cases_store.decoded(second[:4], "dict")
-    timed = bench_store_floor.updates(core, old, new)
-    assert timed() > 0.0
 
 
 def test_measure_reports_each_timer_per_object() -> None:
