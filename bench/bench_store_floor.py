@@ -10,10 +10,10 @@ on the data of the ``store_update_3_indexes`` cases of ``bench/cases_store.py``:
 - ``update``: ``Indexer.update`` of the compiled core on the same objects, timed as the
   pyperf cases time it (``cases_store.timed_updates``);
 
-over the 10,000 cold pods and over 50 hot ones, in dict and typed mode. ``update - reads``
-is what the store adds to reading the object (plus the loop's own overhead, which the
-``reads`` loop has and the store's C code has not); ``cold - hot`` of each column is the
-time spent waiting for memory. Examples::
+over the 10,000 cold pods and over 50 hot ones, in dict and typed mode. Both sides run in
+a Python loop, so ``update - reads`` is what the store adds to reading the object, give or
+take the difference between the two loops; ``cold - hot`` of each column is the time spent
+waiting for memory. Examples::
 
     python bench/bench_store_floor.py
     python bench/bench_store_floor.py --modes dict --rounds 21
@@ -63,20 +63,21 @@ def measure(mode: DecodeMode, rounds: int) -> dict[str, float]:
     first, second = cases_store.make_pods()
     old, new = cases_store.decoded(first, mode), cases_store.decoded(second, mode)
     cold = new + old
-    hot = (new[:HOT_PODS] + old[:HOT_PODS]) * (len(cold) // (2 * HOT_PODS))  # len(cold) objects
+    hot = (new[:HOT_PODS] + old[:HOT_PODS]) * (len(cold) // (2 * HOT_PODS))
     read = read_dicts if mode == "dict" else read_structs
     timed_updates = cases_store.timed_updates  # a new indexer each time, as the pyperf cases
-    timers: dict[str, Callable[[], float]] = {
-        "reads cold": lambda: read(cold),
-        "update cold": lambda: timed_updates(_core, old, cold, len(cold)),
-        "reads hot": lambda: read(hot),
-        "update hot": lambda: timed_updates(_core, old[:HOT_PODS], hot, len(hot)),
+    timers: dict[str, tuple[Callable[[], float], int]] = {  # name -> (timer, objects timed)
+        "reads cold": (lambda: read(cold), len(cold)),
+        "update cold": (lambda: timed_updates(_core, old, cold, len(cold)), len(cold)),
+        "reads hot": (lambda: read(hot), len(hot)),
+        "update hot": (lambda: timed_updates(_core, old[:HOT_PODS], hot, len(hot)), len(hot)),
     }
     samples: dict[str, list[float]] = {name: [] for name in timers}
     names = list(timers)
     for r in range(rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            samples[name].append(timers[name]() / len(cold) * 1e9)
+            timer, count = timers[name]
+            samples[name].append(timer() / count * 1e9)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
